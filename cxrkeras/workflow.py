@@ -1,0 +1,362 @@
+"""End-to-end jobs behind the command line: train, evaluate and explain a run folder.
+
+Each job is a plain function, so a notebook can call exactly what ``cxrkeras train``,
+``cxrkeras evaluate`` and ``cxrkeras explain`` run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxrkeras.runs import RunConfig, TimeBudget, load_run, prepare_out_dir, save_run
+
+# Each builder's input size and training recipe in its report.
+MODEL_DEFAULTS: dict[str, tuple[int, str]] = {
+    "binary_cnn": (150, "report_b"),
+    "categorical_cnn": (150, "report_b"),
+    "cnn_94": (100, "report_c"),
+    "cnn_v2": (100, "report_c"),
+    "efficientnet_transfer": (224, "report_c"),
+    "convnet": (256, "report_a"),
+    "vgg16": (224, "report_a"),
+    "resnet50": (224, "report_a"),
+    "densenet121": (224, "report_a"),
+    "resnet18": (224, "report_d"),
+    "alexnet": (224, "report_d"),
+    "efficientnetb0": (224, "report_a"),
+    "efficientnetb4": (224, "report_a"),
+    "mobilenetv2": (224, "report_a"),
+    "mobilenet": (224, "report_a"),
+}
+THREE_CLASS_MODELS = {"categorical_cnn"}
+
+
+def select_split(table: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
+    """Rows of ``split``; by default ``test`` when present, else the only split.
+
+    Raises:
+        ValueError: if ``split`` is missing, or several splits exist and none is ``test``.
+
+    Example:
+        >>> t = pd.DataFrame({"split": ["train", "test"], "path": ["a", "b"]})
+        >>> select_split(t)["path"].tolist()
+        ['b']
+    """
+    splits = sorted(table["split"].unique())
+    if split is None:
+        if "test" in splits:
+            split = "test"
+        elif len(splits) == 1:
+            split = splits[0]
+        else:
+            raise ValueError(
+                f"The data holds the splits {splits} and no 'test' split; name the one to "
+                "use (--split on the command line)."
+            )
+    if split not in splits:
+        raise ValueError(f"split={split!r} not found; the data holds {splits}.")
+    return table[table["split"] == split].reset_index(drop=True)
+
+
+def train_run(
+    data,
+    *,
+    model: str = "binary_cnn",
+    out_dir: str | os.PathLike,
+    epochs: int | None = None,
+    image_size: int | None = None,
+    classes: str = "binary",
+    options: dict | None = None,
+) -> Path:
+    """Train a registered model on a Kermany-style folder and write a run folder.
+
+    The official ``train`` and ``val`` images are pooled and re-split by patient into
+    training and validation (the 16-image official val split is too small to choose a
+    threshold on); a ``test`` split, if the folder has one, is never touched. The
+    decision threshold is chosen on the validation patients (Youden's J by default).
+
+    Args:
+        data: A Kermany root (``train/``, maybe ``val/`` and ``test/``) or a scan table.
+        model: A name in :data:`cxrkeras.registry.MODEL_NAMES`.
+        out_dir: The run folder to create (refused if it already holds files, unless
+            ``options["overwrite"]``; ``options["resume"]`` continues an interrupted run).
+        epochs: Epochs; default the recipe's.
+        image_size: Input side in pixels; default the report's size for that model.
+        classes: ``"binary"`` (NORMAL / PNEUMONIA) or ``"three_class"``.
+        options: Further settings: ``batch_size`` (32), ``seed`` (0), ``val_fraction``
+            (0.15), ``augment`` (ImageDataGenerator arguments; default mild affine
+            jitter), ``weights`` (for transfer models), ``threshold_method``
+            (``"youden"``), ``time_budget`` (seconds), ``recipe``, ``overwrite``,
+            ``resume``, ``verbose``.
+
+    Returns:
+        The run folder, holding ``model.keras``, ``run.json``, ``history.csv`` and
+        ``validation.json``.
+    """
+    from cxrkeras.data import make_dataset
+    from cxrkeras.datasets import scan
+    from cxrkeras.evaluate import collect_predictions, evaluate_scores
+    from cxrkeras.registry import MODEL_NAMES, get_model
+    from cxrkeras.splits import patient_split
+    from cxrkeras.thresholds import choose_threshold
+    from cxrkeras.train import fit
+
+    opts = {
+        "batch_size": 32,
+        "seed": 0,
+        "val_fraction": 0.15,
+        "augment": DEFAULT_AUGMENT,
+        "threshold_method": "youden",
+        "time_budget": None,
+        "overwrite": False,
+        "resume": False,
+        "verbose": "auto",
+    }
+    unknown = set(options or {}) - set(opts) - {"weights", "recipe"}
+    if unknown:
+        raise ValueError(f"Unknown options {sorted(unknown)}; expected {sorted(opts)}.")
+    opts.update(options or {})
+    if model not in MODEL_NAMES:
+        raise ValueError(f"Unknown model {model!r}; expected one of {list(MODEL_NAMES)}.")
+    if classes not in ("binary", "three_class"):
+        raise ValueError(f"classes={classes!r}; expected 'binary' or 'three_class'.")
+    if model in THREE_CLASS_MODELS:
+        classes = "three_class"
+    default_size, default_recipe = MODEL_DEFAULTS.get(model, (224, "report_b"))
+    size = int(image_size or default_size)
+    recipe = opts.get("recipe") or default_recipe
+
+    out = Path(out_dir)
+    if not (opts["resume"] and (out / "backup").is_dir()):
+        out = prepare_out_dir(out, overwrite=opts["overwrite"])
+
+    table = data if isinstance(data, pd.DataFrame) else scan(data)
+    pool = table[table["split"] != "test"]
+    if pool.empty:
+        raise ValueError("No training images: the data holds only a 'test' split.")
+    stratify = "subtype" if classes == "three_class" else "label"
+    pool = patient_split(
+        pool, val_fraction=opts["val_fraction"], test_fraction=0.0, seed=opts["seed"],
+        stratify=stratify,
+    )
+    num_classes = 3 if classes == "three_class" else 1
+    kwargs = {"input_shape": (size, size, 1), "num_classes": num_classes}
+    if "weights" in (options or {}):
+        kwargs["weights"] = options["weights"]
+    net = get_model(model, **kwargs)
+
+    common = {"image_size": size, "label_mode": classes, "batch_size": opts["batch_size"]}
+    train_ds = make_dataset(
+        pool, split="train", shuffle=True, seed=opts["seed"], augment=opts["augment"], **common
+    )
+    val_ds = make_dataset(pool, split="val", **common)
+    callbacks = []
+    budget = None
+    if opts["time_budget"]:
+        budget = TimeBudget(opts["time_budget"])
+        callbacks.append(budget)
+    start = time.perf_counter()
+    fit(
+        net, train_ds, val_ds, recipe=recipe, epochs=epochs, out_dir=out,
+        callbacks=callbacks, verbose=opts["verbose"],
+    )
+    seconds = time.perf_counter() - start
+
+    y_val, s_val = collect_predictions(net, val_ds)
+    threshold, method = 0.5, "fixed"
+    if classes == "binary":
+        method = opts["threshold_method"]
+        threshold = float(choose_threshold(y_val, s_val, method=method))
+    val_result = evaluate_scores(y_val, s_val, threshold=threshold, class_names=val_ds.class_names)
+    (out / "validation.json").write_text(val_result.to_json())
+
+    counts = pool.groupby("split").size().to_dict()
+    config = RunConfig(
+        model_name=model,
+        image_size=(size, size),
+        label_mode=classes,
+        class_names=tuple(val_ds.class_names),
+        threshold=threshold,
+        threshold_method=method,
+        preprocessing={"normalization": "unit", "resize": "stretch"},
+        training={
+            "recipe": recipe,
+            "epochs_run": _epochs_run(out),
+            "seconds": round(seconds, 1),
+            "stopped_by_time_budget": bool(budget and budget.stopped_early),
+            "images": {k: int(v) for k, v in counts.items()},
+            "patients": int(pool["patient_id"].nunique()),
+            "seed": opts["seed"],
+        },
+    )
+    return save_run(out, net, config)
+
+
+# Mild geometric jitter in ImageDataGenerator's vocabulary (report B's kind of settings).
+DEFAULT_AUGMENT = {
+    "rotation_range": 10,
+    "width_shift_range": 0.1,
+    "height_shift_range": 0.1,
+    "zoom_range": 0.1,
+}
+
+
+def _epochs_run(out: Path) -> int:
+    log = out / "history.csv"
+    return int(len(pd.read_csv(log))) if log.is_file() else 0
+
+
+def evaluate_run(
+    run,
+    data,
+    *,
+    split: str | None = None,
+    json_path: str | os.PathLike | None = None,
+    bootstrap: int = 1000,
+):
+    """Evaluate a run folder (or ``.keras`` file) on labelled images with its own threshold.
+
+    Args:
+        run: A run folder from :func:`train_run`, or a ``.keras`` file.
+        data: A folder with ``NORMAL/`` and ``PNEUMONIA/`` subfolders, a Kermany root
+            (its ``test/`` split is used), or a scan table.
+        split: Which split of a Kermany root to use (default ``test``).
+        json_path: Also write the figures as JSON there (never over an existing file's
+            folder contents other than that file).
+        bootstrap: Bootstrap resamples for the 95% intervals.
+
+    Returns:
+        ``(result, summary)``: the :class:`~cxrkeras.results.EvaluationResult` and the
+        flat dict written to ``json_path`` (accuracy, sensitivity, specificity,
+        roc_auc, f1; macro_f1 and per-class recall for three classes; 95% intervals).
+    """
+    from cxrkeras.data import make_dataset
+    from cxrkeras.datasets import scan
+    from cxrkeras.evaluate import collect_predictions, evaluate_scores
+
+    model, config = load_run(run)
+    table = data if isinstance(data, pd.DataFrame) else scan(data)
+    table = select_split(table, split)
+    ds = make_dataset(
+        table,
+        image_size=config.image_size,
+        color_mode=config.color_mode,
+        label_mode=config.label_mode,
+        batch_size=32,
+        preprocessing=config.preprocessing or None,
+    )
+    y, scores = collect_predictions(model, ds)
+    result = evaluate_scores(
+        y, scores, threshold=config.threshold, class_names=config.class_names,
+        bootstrap=bootstrap,
+    )
+    summary = summarize(result)
+    summary["threshold"] = config.threshold
+    summary["threshold_method"] = config.threshold_method
+    summary["skipped_files"] = len(getattr(ds, "skipped_files", []) or [])
+    if json_path is not None:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(summary, indent=2))
+    return result, summary
+
+
+def summarize(result) -> dict:
+    """The headline figures of an evaluation as a flat JSON-ready dict with intervals.
+
+    ``recall`` is also given as ``sensitivity``; three-class results add
+    ``per_class_recall``. NaN figures (undefined on these data) become ``None``.
+
+    Example:
+        >>> from cxrkeras.evaluate import evaluate_scores
+        >>> s = summarize(evaluate_scores([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.4], bootstrap=0))
+        >>> s["accuracy"], s["sensitivity"], s["specificity"]
+        (1.0, 1.0, 1.0)
+    """
+    out: dict = {"n": int(result.n), "class_names": list(result.class_names)}
+    for key, value in result.metrics.items():
+        names = [key] + (["sensitivity"] if key == "recall" else [])
+        for name in names:
+            out[name] = None if value is None or np.isnan(value) else float(value)
+            if key in result.ci:
+                out[f"{name}_ci95"] = [float(v) for v in result.ci[key]]
+    if len(result.class_names) > 2:
+        out["per_class_recall"] = {
+            str(name): float(row["recall"]) for name, row in result.per_class.iterrows()
+        }
+    out["confusion_matrix"] = np.asarray(result.confusion_matrix).tolist()
+    return out
+
+
+def explain_images(
+    run,
+    images,
+    *,
+    out_dir: str | os.PathLike,
+    methods=("gradcam", "occlusion"),
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    """Predict and explain image files with a run's model; write one PNG per image.
+
+    Args:
+        run: A run folder or ``.keras`` file.
+        images: Image file paths.
+        out_dir: Folder for ``<stem>_explained.png`` files and ``predictions.csv``.
+        methods: Any of ``"gradcam"``, ``"gradcam_plus_plus"``, ``"occlusion"``.
+        overwrite: Allow writing into a folder that already holds files.
+
+    Returns:
+        A table with each image's path, predicted class and class probabilities.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from cxrkeras.data import make_dataset
+    from cxrkeras.explain import plot_explanations
+
+    paths = [str(Path(p)) for p in images]
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"Image files not found: {missing}")
+    model, config = load_run(run)
+    out = prepare_out_dir(out_dir, overwrite=overwrite)
+    table = pd.DataFrame({"path": [str(Path(p).resolve()) for p in paths]})
+    ds = make_dataset(
+        table, image_size=config.image_size, color_mode=config.color_mode,
+        label_mode=None, batch_size=16, preprocessing=config.preprocessing or None,
+    )
+    kept = list(ds.file_paths)
+    batch = np.concatenate([np.asarray(b) for b in ds], axis=0)
+    probs = np.asarray(model.predict(batch, verbose=0))
+    names = list(config.class_names)
+    rows = []
+    for path, x, p in zip(kept, batch, probs, strict=True):
+        if p.shape[-1] == 1:
+            scores = {names[0]: 1.0 - float(p[0]), names[1]: float(p[0])}
+            predicted = names[int(p[0] >= config.threshold)]
+        else:
+            scores = {n: float(v) for n, v in zip(names, p, strict=True)}
+            predicted = names[int(np.argmax(p))]
+        fig = plot_explanations(model, x[None], methods=tuple(methods), class_names=names)
+        target = out / f"{Path(path).stem}_explained.png"
+        fig.savefig(target, dpi=110, bbox_inches="tight")
+        matplotlib.pyplot.close(fig)
+        rows.append({"path": path, "predicted": predicted, **scores, "figure": str(target)})
+    skipped = sorted(set(table["path"]) - set(kept))
+    if skipped:
+        warnings.warn(f"{len(skipped)} unreadable image(s) skipped: {skipped}", stacklevel=2)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / "predictions.csv", index=False)
+    return frame
+
+
+def config_summary(config: RunConfig) -> dict:
+    """A run's configuration as a plain dict (for printing)."""
+    return asdict(config)
