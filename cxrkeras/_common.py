@@ -17,6 +17,26 @@ BINARY_CLASSES: tuple[str, ...] = ("NORMAL", "PNEUMONIA")
 THREE_CLASSES: tuple[str, ...] = ("normal", "bacteria", "virus")
 LABEL_MODES: tuple[str, ...] = ("binary", "categorical", "three_class", "int", None)
 
+# Each builder's input size and training recipe in its report.
+MODEL_DEFAULTS: dict[str, tuple[int, str]] = {
+    "binary_cnn": (150, "report_b"),
+    "categorical_cnn": (150, "report_b"),
+    "cnn_94": (100, "report_c"),
+    "cnn_v2": (100, "report_c"),
+    "efficientnet_transfer": (224, "report_c"),
+    "convnet": (256, "report_a"),
+    "vgg16": (224, "report_a"),
+    "resnet50": (224, "report_a"),
+    "densenet121": (224, "report_a"),
+    "resnet18": (224, "report_d"),
+    "alexnet": (224, "report_d"),
+    "efficientnetb0": (224, "report_a"),
+    "efficientnetb4": (224, "report_a"),
+    "mobilenetv2": (224, "report_a"),
+    "mobilenet": (224, "report_a"),
+}
+THREE_CLASS_MODELS = {"categorical_cnn"}
+
 
 def class_names_for(num_classes: int) -> tuple[str, ...]:
     """Default class names for a head with ``num_classes`` outputs.

@@ -18,7 +18,7 @@ import sys
 
 
 def _models_help() -> str:
-    from cxrkeras.workflow import MODEL_DEFAULTS
+    from cxrkeras._common import MODEL_DEFAULTS
 
     return ", ".join(MODEL_DEFAULTS)
 
@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--weights", help="transfer models: imagenet, none or a local .h5 path")
     p.add_argument("--recipe", help="report_a, report_b, report_c or report_d")
-    p.add_argument("--threshold-method", default="youden",
-                   choices=("youden", "fixed", "eer", "sensitivity"))
+    p.add_argument(
+        "--threshold-method", default="youden", choices=("youden", "fixed", "eer", "sensitivity")
+    )
     p.add_argument("--time-budget", type=float, help="stop training after this many minutes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace files in --out")
@@ -66,8 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a run folder on labelled images")
     p.add_argument("--model", required=True, help="run folder or .keras file")
-    p.add_argument("--data", required=True,
-                   help="folder with NORMAL/ and PNEUMONIA/, or a Kermany root (test/ is used)")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="folder with NORMAL/ and PNEUMONIA/, or a Kermany root (test/ is used)",
+    )
     p.add_argument("--split", help="split of a Kermany root to use (default test)")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95%% intervals")
@@ -76,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="run folder or .keras file")
     p.add_argument("--image", required=True, nargs="+", help="image files")
     p.add_argument("--out", required=True, help="new output folder")
-    p.add_argument("--methods", nargs="+", default=["gradcam", "occlusion"],
-                   choices=("gradcam", "gradcam_plus_plus", "occlusion"))
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["gradcam", "occlusion"],
+        choices=("gradcam", "gradcam_plus_plus", "occlusion"),
+    )
     p.add_argument("--overwrite", action="store_true")
 
     p = sub.add_parser("phantoms", help="write synthetic phantom X-rays (Kermany layout)")
@@ -114,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     if args.command == "models":
+        from cxrkeras._common import MODEL_DEFAULTS
         from cxrkeras.recipes import RECIPES
-        from cxrkeras.workflow import MODEL_DEFAULTS
 
         print(f"{'model':24s} {'input':>6s}  recipe")
         for name, (size, recipe) in MODEL_DEFAULTS.items():
@@ -126,8 +134,12 @@ def _run(args) -> int:
         from cxrkeras.demo import demo
 
         metrics = demo(
-            args.out, num_images=args.num_images, image_size=args.image_size,
-            epochs=args.epochs, seed=args.seed, overwrite=args.overwrite,
+            args.out,
+            num_images=args.num_images,
+            image_size=args.image_size,
+            epochs=args.epochs,
+            seed=args.seed,
+            overwrite=args.overwrite,
             verbose=not args.quiet,
         )
         print(json.dumps({k: metrics["test"][k] for k in _HEADLINE if k in metrics["test"]}))
@@ -135,27 +147,41 @@ def _run(args) -> int:
     if args.command == "train":
         from cxrkeras.workflow import train_run
 
-        options = {"batch_size": args.batch_size, "seed": args.seed,
-                   "threshold_method": args.threshold_method,
-                   "overwrite": args.overwrite, "resume": args.resume}
+        options = {
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "threshold_method": args.threshold_method,
+            "overwrite": args.overwrite,
+            "resume": args.resume,
+        }
         if args.weights is not None:
             options["weights"] = None if args.weights.lower() == "none" else args.weights
         if args.recipe:
             options["recipe"] = args.recipe
         if args.time_budget:
             options["time_budget"] = args.time_budget * 60
-        run = train_run(args.data, model=args.model, out_dir=args.out, epochs=args.epochs,
-                        image_size=args.image_size, classes=args.classes, options=options)
+        run = train_run(
+            args.data,
+            model=args.model,
+            out_dir=args.out,
+            epochs=args.epochs,
+            image_size=args.image_size,
+            classes=args.classes,
+            options=options,
+        )
         print(f"run written to {run}")
         config = json.loads((run / "run.json").read_text())
-        print(f"threshold {config['threshold']:.4f} ({config['threshold_method']}, chosen on "
-              f"validation patients); validation figures in {run / 'validation.json'}")
+        print(
+            f"threshold {config['threshold']:.4f} ({config['threshold_method']}, chosen on "
+            f"validation patients); validation figures in {run / 'validation.json'}"
+        )
         return 0
     if args.command == "evaluate":
         from cxrkeras.workflow import evaluate_run
 
-        result, summary = evaluate_run(args.model, args.data, split=args.split,
-                                       json_path=args.json, bootstrap=args.bootstrap)
+        result, summary = evaluate_run(
+            args.model, args.data, split=args.split, json_path=args.json, bootstrap=args.bootstrap
+        )
         print(result)
         if args.json:
             print(f"figures written to {args.json}")
@@ -163,17 +189,25 @@ def _run(args) -> int:
     if args.command == "explain":
         from cxrkeras.workflow import explain_images
 
-        frame = explain_images(args.model, args.image, out_dir=args.out,
-                               methods=args.methods, overwrite=args.overwrite)
+        frame = explain_images(
+            args.model, args.image, out_dir=args.out, methods=args.methods, overwrite=args.overwrite
+        )
         print(frame.drop(columns=["figure"]).to_string(index=False))
         print(f"figures written to {args.out}")
         return 0
     if args.command == "phantoms":
         from cxrkeras.phantoms import make_phantoms
 
-        table = make_phantoms(args.out, num_images=args.num_images, image_size=args.image_size,
-                              classes=args.classes, split=args.split, marker=args.marker,
-                              seed=args.seed, overwrite=args.overwrite)
+        table = make_phantoms(
+            args.out,
+            num_images=args.num_images,
+            image_size=args.image_size,
+            classes=args.classes,
+            split=args.split,
+            marker=args.marker,
+            seed=args.seed,
+            overwrite=args.overwrite,
+        )
         print(table.groupby(["label", "subtype"]).size().to_string())
         print(f"{len(table)} images written under {args.out}")
         return 0

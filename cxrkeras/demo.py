@@ -80,7 +80,9 @@ def demo(
     _say("evaluating on held-out patients (95% bootstrap intervals)", verbose)
     test = table[table["split"] == "test"].reset_index(drop=True)
     result, summary = evaluate_run(run, test)
-    plots.plot_confusion_matrix(result, title="Held-out patients", path=out / "confusion_matrix.png")
+    plots.plot_confusion_matrix(
+        result, title="Held-out patients", path=out / "confusion_matrix.png"
+    )
     plots.plot_training_curves(run / "history.csv", path=out / "training_curves.png")
     plots.plot_roc({"binary_cnn": result}, path=out / "roc.png")
 
@@ -122,7 +124,9 @@ def _explain_test_images(run: Path, test, out: Path, *, seed: int, per_class: in
     patch = max(4, config.image_size[0] // 10)
     maps = {
         "gradcam": gradcam(model, images),
-        "occlusion": np.clip(occlusion(model, images, patch_size=patch, stride=patch // 2), 0, None),
+        "occlusion": np.clip(
+            occlusion(model, images, patch_size=patch, stride=patch // 2), 0, None
+        ),
     }
     names = config.class_names
     scores = {}
@@ -206,8 +210,10 @@ def _report(metrics: dict, result) -> str:
         for method, s in metrics["localization"].items():
             lines.append(f"| {method} | " + " | ".join(f"{v:.3f}" for v in s.values()) + " |")
         lines.append("")
-    lines.append(f"Accuracy {test['accuracy']:.3f}, sensitivity {test['sensitivity']:.3f}, "
-                 f"specificity {test['specificity']:.3f}, ROC AUC {test['roc_auc']:.3f}.")
+    lines.append(
+        f"Accuracy {test['accuracy']:.3f}, sensitivity {test['sensitivity']:.3f}, "
+        f"specificity {test['specificity']:.3f}, ROC AUC {test['roc_auc']:.3f}."
+    )
     return "\n".join(lines) + "\n"
 
 

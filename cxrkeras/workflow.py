@@ -16,27 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxrkeras._common import MODEL_DEFAULTS, THREE_CLASS_MODELS
 from cxrkeras.runs import RunConfig, TimeBudget, load_run, prepare_out_dir, save_run
-
-# Each builder's input size and training recipe in its report.
-MODEL_DEFAULTS: dict[str, tuple[int, str]] = {
-    "binary_cnn": (150, "report_b"),
-    "categorical_cnn": (150, "report_b"),
-    "cnn_94": (100, "report_c"),
-    "cnn_v2": (100, "report_c"),
-    "efficientnet_transfer": (224, "report_c"),
-    "convnet": (256, "report_a"),
-    "vgg16": (224, "report_a"),
-    "resnet50": (224, "report_a"),
-    "densenet121": (224, "report_a"),
-    "resnet18": (224, "report_d"),
-    "alexnet": (224, "report_d"),
-    "efficientnetb0": (224, "report_a"),
-    "efficientnetb4": (224, "report_a"),
-    "mobilenetv2": (224, "report_a"),
-    "mobilenet": (224, "report_a"),
-}
-THREE_CLASS_MODELS = {"categorical_cnn"}
 
 
 def select_split(table: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
@@ -144,7 +125,10 @@ def train_run(
         raise ValueError("No training images: the data holds only a 'test' split.")
     stratify = "subtype" if classes == "three_class" else "label"
     pool = patient_split(
-        pool, val_fraction=opts["val_fraction"], test_fraction=0.0, seed=opts["seed"],
+        pool,
+        val_fraction=opts["val_fraction"],
+        test_fraction=0.0,
+        seed=opts["seed"],
         stratify=stratify,
     )
     num_classes = 3 if classes == "three_class" else 1
@@ -165,8 +149,14 @@ def train_run(
         callbacks.append(budget)
     start = time.perf_counter()
     fit(
-        net, train_ds, val_ds, recipe=recipe, epochs=epochs, out_dir=out,
-        callbacks=callbacks, verbose=opts["verbose"],
+        net,
+        train_ds,
+        val_ds,
+        recipe=recipe,
+        epochs=epochs,
+        out_dir=out,
+        callbacks=callbacks,
+        verbose=opts["verbose"],
     )
     seconds = time.perf_counter() - start
 
@@ -255,7 +245,10 @@ def evaluate_run(
     )
     y, scores = collect_predictions(model, ds)
     result = evaluate_scores(
-        y, scores, threshold=config.threshold, class_names=config.class_names,
+        y,
+        scores,
+        threshold=config.threshold,
+        class_names=config.class_names,
         bootstrap=bootstrap,
     )
     summary = summarize(result)
@@ -329,8 +322,12 @@ def explain_images(
     out = prepare_out_dir(out_dir, overwrite=overwrite)
     table = pd.DataFrame({"path": [str(Path(p).resolve()) for p in paths]})
     ds = make_dataset(
-        table, image_size=config.image_size, color_mode=config.color_mode,
-        label_mode=None, batch_size=16, preprocessing=config.preprocessing or None,
+        table,
+        image_size=config.image_size,
+        color_mode=config.color_mode,
+        label_mode=None,
+        batch_size=16,
+        preprocessing=config.preprocessing or None,
     )
     kept = list(ds.file_paths)
     batch = np.concatenate([np.asarray(b) for b in ds], axis=0)
