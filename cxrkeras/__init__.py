@@ -1,7 +1,6 @@
 """cxrkeras: deep learning on pediatric chest X-rays with Keras 3.
 
-The public functions are available at the top level and load their module on first
-use, so ``import cxrkeras`` stays fast and the command line starts quickly::
+The public functions live at the top level::
 
     import cxrkeras
     table = cxrkeras.scan("chest_xray")            # one row per image, patient ids
@@ -10,79 +9,84 @@ use, so ``import cxrkeras`` stays fast and the command line starts quickly::
     model = cxrkeras.binary_cnn((150, 150, 1))
     cxrkeras.fit(model, train, recipe="report_b")
     heatmaps = cxrkeras.gradcam(model, images)     # works on nested models too
+
+Importing the package imports TensorFlow and Keras; it sets no seeds, backends or
+warning filters.
 """
-
-from __future__ import annotations
-
-import importlib
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_EXPORTS: dict[str, str] = {
-    # data
-    "scan": "datasets",
-    "download_kermany": "datasets",
-    "patient_split": "splits",
-    "leakage": "splits",
-    "random_split_leakage": "splits",
-    "make_phantoms": "phantoms",
-    "phantom_arrays": "phantoms",
-    "make_dataset": "data",
-    "class_weights": "data",
-    "Augmentation": "augment",
-    "Preprocessing": "preprocessing",
-    "image_data_generator": "legacy",
-    # models
-    "binary_cnn": "models",
-    "categorical_from_binary": "models",
-    "cnn_94": "models",
-    "cnn_v2": "models",
-    "convnet": "models",
-    "transfer_classifier": "backbones",
-    "resnet18": "transfer_models",
-    "vgg16": "transfer_models",
-    "efficientnet_transfer": "transfer_models",
-    "alexnet": "classic_nets",
-    "get_model": "registry",
-    "MODEL_NAMES": "registry",
-    # training
-    "fit": "train",
-    "get_recipe": "recipes",
-    "RECIPES": "recipes",
-    # evaluation
-    "evaluate": "evaluate",
-    "evaluate_scores": "evaluate",
-    "collect_predictions": "evaluate",
-    "choose_threshold": "thresholds",
-    "compare": "results",
-    "EvaluationResult": "results",
-    # explanations
-    "gradcam": "gradcam",
-    "gradcam_plus_plus": "gradcam",
-    "occlusion": "occlusion",
-    "activation_map": "explain",
-    "overlay": "explain",
-    "plot_explanations": "explain",
-    "localization_score": "localization",
-    # runs
-    "load_run": "runs",
-    "train_run": "workflow",
-    "evaluate_run": "workflow",
-    "demo": "demo",
-}
+# Some functions share their module's name (``cxrkeras.evaluate``, ``cxrkeras.gradcam``,
+# ``cxrkeras.occlusion``, ``cxrkeras.demo``): these imports bind the functions, which
+# take precedence over the submodules for attribute access on the package.
+from cxrkeras.augment import Augmentation
+from cxrkeras.backbones import transfer_classifier
+from cxrkeras.classic_nets import alexnet
+from cxrkeras.data import class_weights, make_dataset
+from cxrkeras.datasets import download_kermany, scan
+from cxrkeras.demo import demo
+from cxrkeras.evaluate import collect_predictions, evaluate, evaluate_scores
+from cxrkeras.explain import activation_map, overlay, plot_explanations
+from cxrkeras.gradcam import gradcam, gradcam_plus_plus
+from cxrkeras.legacy import image_data_generator
+from cxrkeras.localization import localization_score
+from cxrkeras.models import binary_cnn, categorical_from_binary, cnn_94, cnn_v2, convnet
+from cxrkeras.occlusion import occlusion
+from cxrkeras.phantoms import make_phantoms, phantom_arrays
+from cxrkeras.preprocessing import Preprocessing
+from cxrkeras.recipes import RECIPES, get_recipe
+from cxrkeras.registry import MODEL_NAMES, get_model
+from cxrkeras.results import EvaluationResult, compare
+from cxrkeras.runs import load_run
+from cxrkeras.splits import leakage, patient_split, random_split_leakage
+from cxrkeras.thresholds import choose_threshold
+from cxrkeras.train import fit
+from cxrkeras.transfer_models import efficientnet_transfer, resnet18, vgg16
+from cxrkeras.workflow import evaluate_run, train_run
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cxrkeras' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"cxrkeras.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__ = [
+    "download_kermany",
+    "scan",
+    "leakage",
+    "patient_split",
+    "random_split_leakage",
+    "make_phantoms",
+    "phantom_arrays",
+    "class_weights",
+    "make_dataset",
+    "Augmentation",
+    "Preprocessing",
+    "image_data_generator",
+    "binary_cnn",
+    "categorical_from_binary",
+    "cnn_94",
+    "cnn_v2",
+    "convnet",
+    "transfer_classifier",
+    "efficientnet_transfer",
+    "resnet18",
+    "vgg16",
+    "alexnet",
+    "MODEL_NAMES",
+    "get_model",
+    "fit",
+    "RECIPES",
+    "get_recipe",
+    "collect_predictions",
+    "evaluate",
+    "evaluate_scores",
+    "choose_threshold",
+    "EvaluationResult",
+    "compare",
+    "gradcam",
+    "gradcam_plus_plus",
+    "occlusion",
+    "activation_map",
+    "overlay",
+    "plot_explanations",
+    "localization_score",
+    "load_run",
+    "evaluate_run",
+    "train_run",
+    "demo",
+]
