@@ -58,6 +58,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 import cxrkeras
 from cxrkeras import plots
@@ -109,7 +110,7 @@ print(
 )
 
 # %%
-plots.plot_class_distribution(table);
+plots.plot_class_distribution(table)
 
 # %% [markdown]
 # ## 3. Input pipeline
@@ -135,7 +136,7 @@ test_ds = cxrkeras.make_dataset(table, split="test", **common)
 
 images, labels = next(iter(train_ds))
 fig, axes = plt.subplots(1, 6, figsize=(12, 2.4))
-for ax, image, label in zip(axes, images, labels):
+for ax, image, label in zip(axes, images, labels, strict=False):
     ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
     ax.set_title(train_ds.class_names[int(label)], fontsize=9)
     ax.axis("off")
@@ -156,7 +157,7 @@ model.summary()
 
 # %%
 history = cxrkeras.fit(model, train_ds, val_ds, recipe="report_b", epochs=EPOCHS)
-plots.plot_training_curves(history);
+plots.plot_training_curves(history)
 
 # %% [markdown]
 # ## 5. Evaluate on held-out patients, with confidence intervals
@@ -175,8 +176,10 @@ result = cxrkeras.evaluate(model, test_ds, threshold=threshold)
 result
 
 # %%
-plots.plot_confusion_matrix(result, title="Held-out patients")
-plots.plot_roc({"binary_cnn": result});
+# cxrkeras' plot functions return a Figure; `display` shows one, and the last
+# expression of a cell is shown by Jupyter itself.
+display(plots.plot_confusion_matrix(result, title="Held-out patients"))
+plots.plot_roc({"binary_cnn": result})
 
 # %% [markdown]
 # ## 6. Where does the model look?
@@ -192,10 +195,9 @@ test_table = table[table["split"] == "test"].reset_index(drop=True)
 sick = test_table[test_table["mask_path"].notna()].head(4)
 few = cxrkeras.make_dataset(sick, image_size=IMAGE_SIZE, label_mode=None, batch_size=8)
 x = np.concatenate([np.asarray(batch) for batch in few])
-fig = cxrkeras.plot_explanations(
+cxrkeras.plot_explanations(
     model, x, methods=("gradcam", "occlusion"), patch_size=max(4, IMAGE_SIZE // 8)
 )
-plt.show()
 
 # %% [markdown]
 # The phantoms come with lesion masks, so an explanation can be scored: the *pointing
