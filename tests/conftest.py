@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,10 +40,9 @@ def weights_dir() -> Path:
     return WEIGHTS_DIR
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _clear_keras_session():
-    """Keep layer-name counters and graph memory from leaking between tests."""
+    """Free graph memory between test modules (only once Keras has been imported)."""
     yield
-    import keras
-
-    keras.backend.clear_session()
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
