@@ -20,13 +20,21 @@ __version__ = "0.1.0"
 # ``cxrkeras.occlusion``, ``cxrkeras.demo``): these imports bind the functions, which
 # take precedence over the submodules for attribute access on the package.
 from cxrkeras.augment import Augmentation
+from cxrkeras.autoencoders import (
+    conv_autoencoder,
+    efficientnet_autoencoder,
+    encoder_of,
+    transposed_autoencoder,
+)
 from cxrkeras.backbones import transfer_classifier
 from cxrkeras.classic_nets import alexnet
 from cxrkeras.data import class_weights, make_dataset
-from cxrkeras.datasets import download_kermany, scan
+from cxrkeras.datasets import download_kermany, find_root, scan
 from cxrkeras.demo import demo
+from cxrkeras.dummy_class import add_dummy_class, dummy_class_labels
 from cxrkeras.evaluate import collect_predictions, evaluate, evaluate_scores
 from cxrkeras.explain import activation_map, overlay, plot_explanations
+from cxrkeras.gan import ACGAN, acgan, discriminator_classifier
 from cxrkeras.gradcam import gradcam, gradcam_plus_plus
 from cxrkeras.legacy import image_data_generator
 from cxrkeras.localization import localization_score
@@ -34,59 +42,78 @@ from cxrkeras.models import binary_cnn, categorical_from_binary, cnn_94, cnn_v2,
 from cxrkeras.occlusion import occlusion
 from cxrkeras.phantoms import make_phantoms, phantom_arrays
 from cxrkeras.preprocessing import Preprocessing
-from cxrkeras.recipes import RECIPES, get_recipe
+from cxrkeras.recipes import RECIPES, Recipe, get_recipe
 from cxrkeras.registry import MODEL_NAMES, get_model
 from cxrkeras.results import EvaluationResult, compare
 from cxrkeras.runs import load_run
 from cxrkeras.splits import leakage, patient_split, random_split_leakage
+from cxrkeras.synthetic import SampleGrid, mix_synthetic, rebalance_counts, synthesize
 from cxrkeras.thresholds import choose_threshold
 from cxrkeras.train import fit
 from cxrkeras.transfer_models import efficientnet_transfer, resnet18, vgg16
+from cxrkeras.vae import VAE
 from cxrkeras.workflow import evaluate_run, train_run
 
 __all__ = [
-    "download_kermany",
-    "scan",
-    "leakage",
-    "patient_split",
-    "random_split_leakage",
-    "make_phantoms",
-    "phantom_arrays",
-    "class_weights",
-    "make_dataset",
+    "ACGAN",
+    "acgan",
+    "activation_map",
+    "add_dummy_class",
+    "alexnet",
     "Augmentation",
-    "Preprocessing",
-    "image_data_generator",
     "binary_cnn",
     "categorical_from_binary",
+    "choose_threshold",
+    "class_weights",
     "cnn_94",
     "cnn_v2",
-    "convnet",
-    "transfer_classifier",
-    "efficientnet_transfer",
-    "resnet18",
-    "vgg16",
-    "alexnet",
-    "MODEL_NAMES",
-    "get_model",
-    "fit",
-    "RECIPES",
-    "get_recipe",
     "collect_predictions",
-    "evaluate",
-    "evaluate_scores",
-    "choose_threshold",
-    "EvaluationResult",
     "compare",
+    "conv_autoencoder",
+    "convnet",
+    "demo",
+    "discriminator_classifier",
+    "download_kermany",
+    "dummy_class_labels",
+    "efficientnet_autoencoder",
+    "efficientnet_transfer",
+    "encoder_of",
+    "evaluate",
+    "evaluate_run",
+    "evaluate_scores",
+    "EvaluationResult",
+    "find_root",
+    "fit",
+    "get_model",
+    "get_recipe",
     "gradcam",
     "gradcam_plus_plus",
-    "occlusion",
-    "activation_map",
-    "overlay",
-    "plot_explanations",
-    "localization_score",
+    "image_data_generator",
+    "leakage",
     "load_run",
-    "evaluate_run",
+    "localization_score",
+    "make_dataset",
+    "make_phantoms",
+    "mix_synthetic",
+    "MODEL_NAMES",
+    "occlusion",
+    "overlay",
+    "patient_split",
+    "phantom_arrays",
+    "plot_explanations",
+    "Preprocessing",
+    "random_split_leakage",
+    "rebalance_counts",
+    "Recipe",
+    "RECIPES",
+    "resnet18",
+    "SampleGrid",
+    "scan",
+    "synthesize",
     "train_run",
-    "demo",
+    "transfer_classifier",
+    "transposed_autoencoder",
+    "VAE",
+    "vgg16",
+    "__version__",
 ]

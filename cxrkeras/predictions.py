@@ -1,0 +1,116 @@
+"""Collect labels and model outputs from arrays or datasets, reading each dataset once.
+
+Evaluation, embeddings and reconstruction errors all need the same thing: run a model
+over every batch and keep each batch's labels next to its outputs. A shuffling
+``tf.data.Dataset`` reshuffles on every pass, so predicting with ``model.predict(ds)``
+and then reading the labels in a second pass misaligns them; these helpers read it once.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def _is_array_pair(data) -> bool:
+    return (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(hasattr(part, "shape") and len(part.shape) >= 1 for part in data)
+        and len(data[0].shape) >= 2
+    )
+
+
+def _batches(data):
+    """Iterate the batches of a tf.data.Dataset, a PyDataset or any iterable, once."""
+    if isinstance(data, keras.utils.PyDataset):
+        return (data[i] for i in range(len(data)))
+    return iter(data)
+
+
+def image_batches(data, batch_size: int = 64):
+    """Yield ``(images, labels or None)`` batches from arrays, ``(x, y)`` pairs or datasets.
+
+    A dataset or iterable is read once, in order; its batches may be ``(images, labels)``,
+    ``(images, labels, weights)`` or images alone.
+
+    Example:
+        >>> [(x.shape, y) for x, y in image_batches(np.zeros((5, 4, 4, 1)), batch_size=3)]
+        [((3, 4, 4, 1), None), ((2, 4, 4, 1), None)]
+    """
+    if isinstance(data, np.ndarray) or (hasattr(data, "shape") and len(data.shape) == 4):
+        data = (data, None)
+    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
+        x, y = np.asarray(data[0], dtype=np.float32), data[1]
+        for start in range(0, len(x), batch_size):
+            yb = None if y is None else np.asarray(y)[start : start + batch_size]
+            yield x[start : start + batch_size], yb
+        return
+    for batch in data:
+        if isinstance(batch, (tuple, list)):
+            yield batch[0], (batch[1] if len(batch) > 1 else None)
+        else:
+            yield batch, None
+
+
+def collect_predictions(
+    model: keras.Model, data, *, batch_size: int = 64, verbose: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and model outputs for every image, in the same order.
+
+    A dataset is read exactly once, batch by batch, so a shuffling ``tf.data.Dataset``
+    keeps its labels aligned with its predictions (``model.predict(ds)`` followed by a
+    second pass for the labels would not).
+
+    Args:
+        model: A Keras model with one output.
+        data: ``(x, y)`` arrays, or a ``tf.data.Dataset`` / iterable of ``(images, labels)``
+            or ``(images, labels, sample_weights)`` batches.
+        batch_size: Batch size for ``(x, y)`` arrays.
+        verbose: Show a progress bar over batches.
+
+    Returns:
+        ``(y_true, y_score)``: the labels as given (e.g. one-hot) and the raw outputs.
+
+    Raises:
+        ValueError: if a batch has no labels or the model has several outputs.
+
+    Example:
+        >>> import keras
+        >>> inputs = keras.Input((4, 4, 1), name="image")
+        >>> pooled = keras.layers.GlobalAveragePooling2D(name="pool")(inputs)
+        >>> model = keras.Model(inputs, pooled, name="mean_brightness")
+        >>> y, p = collect_predictions(model, (np.ones((3, 4, 4, 1)), np.array([1, 1, 0])))
+        >>> y.tolist(), p.shape
+        ([1, 1, 0], (3, 1))
+    """
+    if _is_array_pair(data):
+        x, y = data
+        scores = model.predict(np.asarray(x), batch_size=batch_size, verbose=int(verbose))
+        return np.asarray(y), _single_output(scores)
+    labels, scores = [], []
+    total = None
+    if hasattr(data, "cardinality"):
+        card = int(data.cardinality())
+        total = card if card >= 0 else None
+    for batch in tqdm(_batches(data), total=total, disable=not verbose, desc="predict"):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ValueError(
+                "Each batch must be (images, labels); got batches without labels. Build "
+                "the dataset with labels, e.g. tf.data.Dataset.from_tensor_slices((x, y))."
+            )
+        scores.append(_single_output(model.predict_on_batch(batch[0])))
+        labels.append(np.asarray(batch[1]))
+    if not scores:
+        raise ValueError("The dataset yielded no batches; nothing to evaluate.")
+    return np.concatenate(labels), np.concatenate(scores)
+
+
+def _single_output(scores) -> np.ndarray:
+    if isinstance(scores, (dict, list, tuple)):
+        raise ValueError(
+            f"The model returns {len(scores)} outputs; evaluate needs a model with one "
+            "classification output. Build a sub-model on that output first."
+        )
+    return np.asarray(keras.ops.convert_to_numpy(scores), dtype=np.float32)
