@@ -1,0 +1,238 @@
+"""Explanations of chest X-ray classifiers: heatmaps, overlays and side-by-side figures.
+
+The explainers return raw float maps at the input resolution and never modify the
+model; :func:`overlay` draws a map over its image, :func:`plot_explanations` draws image,
+Grad-CAM and occlusion side by side, and :func:`localization_score` scores maps against
+lesion masks. Everything works on nested models (``x = base_model(inputs)``,
+``Sequential([base_model, ...])``).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import tensorflow as tf
+from keras import ops
+from matplotlib.figure import Figure
+
+from cxrkeras._common import as_batch, class_names_for
+from cxrkeras._graph import _forward, _head_activation, find_layer, forward_with_intermediate
+from cxrkeras.gradcam import gradcam, gradcam_plus_plus
+from cxrkeras.localization import localization_score
+from cxrkeras.occlusion import _probabilities, occlusion
+
+__all__ = [
+    "activation_map",
+    "find_layer",
+    "forward_with_intermediate",
+    "gradcam",
+    "gradcam_plus_plus",
+    "localization_score",
+    "occlusion",
+    "overlay",
+    "plot_explanations",
+]
+
+_METHODS = {
+    "gradcam": "Grad-CAM",
+    "gradcam_plus_plus": "Grad-CAM++",
+    "occlusion": "Occlusion",
+    "activation": "Activation",
+}
+
+
+def activation_map(model, image, *, layer_name=None, normalize: str = "image") -> np.ndarray:
+    """Mean activation over the channels of a convolutional layer, at input resolution.
+
+    These are report C's activation heatmaps: where does a layer fire, whatever the
+    class? (Grad-CAM instead weighs channels by their effect on one class.)
+
+    Args:
+        model: A functional or Sequential Keras model (nested models allowed).
+        image: One image ``(H, W, C)`` or a batch ``(B, H, W, C)``.
+        layer_name: Layer name or dotted path; None for the last layer with a 4-D output.
+        normalize: ``"image"`` scales each map to [0, 1] by its own min and max;
+            ``"batch"`` uses the min and max of the whole batch, so activation levels
+            compare across images (healthy vs sick, as in report C).
+
+    Returns:
+        float32 ``(H, W)`` or ``(B, H, W)`` maps in [0, 1] (zeros for a constant map).
+
+    Raises:
+        ValueError: for an unknown layer, a layer that is not 4-D or a bad ``normalize``.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((12, 20, 1)),
+        ...     keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+        ...     keras.layers.GlobalAveragePooling2D(name="gap"),
+        ...     keras.layers.Dense(1, activation="sigmoid", name="out")])
+        >>> activation_map(model, np.random.rand(12, 20, 1), layer_name="conv").shape
+        (12, 20)
+    """
+    if normalize not in ("image", "batch"):
+        raise ValueError(f"normalize must be 'image' or 'batch'; got {normalize!r}.")
+    batch, single = as_batch(image)
+    fmaps, _, _ = _forward(model, batch, layer_name)
+    if len(fmaps.shape) != 4:
+        raise ValueError(
+            f"activation_map needs a layer with a 4-D output; the chosen layer outputs "
+            f"shape {tuple(fmaps.shape)}. Pick a convolutional layer."
+        )
+    mean = ops.mean(fmaps, axis=-1)[..., None]
+    maps = tf.image.resize(mean, batch.shape[1:3], method="bilinear").numpy()[..., 0]
+    axes = (1, 2) if normalize == "image" else (0, 1, 2)
+    low = maps.min(axis=axes, keepdims=True)
+    span = maps.max(axis=axes, keepdims=True) - low
+    maps = np.where(span > 0, (maps - low) / np.where(span > 0, span, 1.0), 0.0)
+    maps = maps.astype(np.float32)
+    return maps[0] if single else maps
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"Expected a grayscale (H, W) / (H, W, 1) or RGB (H, W, 3) image; got shape "
+            f"{np.shape(image)}."
+        )
+    if img.max() > 1.0:
+        img = img / 255.0
+    low, high = img.min(), img.max()
+    if low < 0.0:
+        img = (img - low) / (high - low) if high > low else np.zeros_like(img)
+    return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img
+
+
+def overlay(image, heatmap, *, alpha: float = 0.4, cmap: str = "jet") -> np.ndarray:
+    """Blend a heatmap, coloured by ``cmap``, over an image.
+
+    Args:
+        image: Grayscale ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``, or a batch of
+            them. Values in [0, 1] are used as they are; an image whose maximum exceeds
+            1 is taken as [0, 255] and divided by 255 (ImageNet-normalised images with
+            negative values are rescaled by their min and max).
+        heatmap: ``(H, W)`` map (a batch for a batch of images); resized to the image
+            when its size differs. Maps in [0, 1] are used as they are; others (e.g.
+            occlusion drops) are rescaled by their min and max.
+        alpha: Weight of the heatmap colour, in [0, 1].
+        cmap: A matplotlib colormap name.
+
+    Returns:
+        float32 RGB ``(H, W, 3)`` (or ``(B, H, W, 3)``) in [0, 1].
+
+    Raises:
+        ValueError: for bad shapes, a NaN heatmap or ``alpha`` outside [0, 1].
+
+    Example:
+        >>> rgb = overlay(np.full((6, 10), 200.0), np.eye(6, 10))
+        >>> rgb.shape, bool(0.0 <= rgb.min() <= rgb.max() <= 1.0)
+        ((6, 10, 3), True)
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}.")
+    heat = np.asarray(heatmap, dtype=np.float32)
+    img = np.asarray(image)
+    if heat.ndim == 3 and img.ndim == 4:
+        if len(heat) != len(img):
+            raise ValueError(f"Got {len(img)} images but {len(heat)} heatmaps; pass one each.")
+        pairs = zip(img, heat, strict=True)
+        return np.stack([overlay(i, h, alpha=alpha, cmap=cmap) for i, h in pairs])
+    if heat.ndim != 2:
+        raise ValueError(f"heatmap must be (H, W); got shape {heat.shape}.")
+    if not np.all(np.isfinite(heat)):
+        raise ValueError("heatmap contains NaN or infinite values.")
+    rgb = _as_rgb(img)
+    height, width = rgb.shape[:2]
+    if heat.shape != (height, width):
+        heat = tf.image.resize(heat[..., None], (height, width)).numpy()[..., 0]
+    if heat.min() < 0.0 or heat.max() > 1.0:
+        span = heat.max() - heat.min()
+        heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
+    colour = matplotlib.colormaps[cmap](heat)[..., :3]
+    return np.clip((1.0 - alpha) * rgb + alpha * colour, 0.0, 1.0).astype(np.float32)
+
+
+def _maps(method, model, batch, class_index, layer_name, patch_size):
+    if method == "gradcam":
+        return gradcam(model, batch, class_index=class_index, layer_name=layer_name)
+    if method == "gradcam_plus_plus":
+        return gradcam_plus_plus(model, batch, class_index=class_index, layer_name=layer_name)
+    if method == "occlusion":
+        return occlusion(model, batch, class_index=class_index, patch_size=patch_size)
+    return activation_map(model, batch, layer_name=layer_name)
+
+
+def plot_explanations(
+    model,
+    images,
+    *,
+    methods=("gradcam", "occlusion"),
+    class_names=None,
+    class_index=None,
+    layer_name=None,
+    patch_size=20,
+) -> Figure:
+    """Draw each image beside its explanations, titled with the predicted class.
+
+    Args:
+        model: A Keras classifier (nested models allowed).
+        images: One image ``(H, W, C)`` or a batch ``(B, H, W, C)``, as the model takes it.
+        methods: Any of ``"gradcam"``, ``"gradcam_plus_plus"``, ``"occlusion"``,
+            ``"activation"``, one column each.
+        class_names: Names of the classes; None for cxrkeras' defaults
+            (NORMAL / PNEUMONIA, or normal / bacteria / virus).
+        class_index: Class to explain (None: each image's predicted class).
+        layer_name: Layer for Grad-CAM and activation maps (None: last 4-D layer).
+        patch_size: Occlusion patch size.
+
+    Returns:
+        A matplotlib ``Figure`` (not attached to pyplot, so it is safe with Agg and is
+        shown once in a notebook); save it with ``fig.savefig(path)``.
+
+    Raises:
+        ValueError: for an unknown method or class names that do not fit the head.
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((12, 20, 1)),
+        ...     keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+        ...     keras.layers.GlobalAveragePooling2D(name="gap"),
+        ...     keras.layers.Dense(1, activation="sigmoid", name="out")])
+        >>> fig = plot_explanations(model, np.random.rand(2, 12, 20, 1), patch_size=4)
+        >>> len(fig.axes)
+        6
+    """
+    unknown = [m for m in methods if m not in _METHODS]
+    if unknown or not methods:
+        raise ValueError(f"Unknown methods {unknown or methods!r}; choose from {list(_METHODS)}.")
+    batch, _ = as_batch(images)
+    probs = _probabilities(model(batch, training=False), _head_activation(model))
+    if probs.shape[1] == 1:
+        probs = np.concatenate([1.0 - probs, probs], axis=1)
+    names = list(class_names or class_names_for(probs.shape[1]))
+    if len(names) != probs.shape[1]:
+        raise ValueError(
+            f"class_names has {len(names)} names but the model scores {probs.shape[1]} classes."
+        )
+    maps = {m: _maps(m, model, batch, class_index, layer_name, patch_size) for m in methods}
+    explained = (
+        probs.argmax(axis=1) if class_index is None else np.broadcast_to(class_index, (len(batch),))
+    )
+    cols = 1 + len(methods)
+    fig = Figure(figsize=(2.6 * cols, 2.6 * len(batch) * batch.shape[1] / batch.shape[2] + 0.4))
+    axes = fig.subplots(len(batch), cols, squeeze=False)
+    for row, img in enumerate(batch):
+        pred = int(probs[row].argmax())
+        axes[row, 0].imshow(_as_rgb(img))
+        axes[row, 0].set_title(f"{names[pred]} {probs[row, pred]:.2f}", fontsize=9)
+        for col, method in enumerate(methods, start=1):
+            axes[row, col].imshow(overlay(img, maps[method][row]))
+            label = f"{_METHODS[method]}: {names[int(explained[row])]}"
+            axes[row, col].set_title(label, fontsize=9)
+        for ax in axes[row]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
