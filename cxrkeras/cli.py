@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="end-to-end demo on synthetic phantom X-rays")
     p.add_argument("--out", default="cxrkeras_demo", help="new output folder (default %(default)s)")
-    p.add_argument("--num-images", type=int, default=600, help="phantoms to generate")
+    p.add_argument("--num-images", type=int, default=800, help="phantoms to generate")
     p.add_argument("--image-size", type=int, default=128, help="pixels (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=8, help="training epochs")
+    p.add_argument("--epochs", type=int, default=15, help="training epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace files in --out")
     p.add_argument("--quiet", action="store_true", help="no progress output")

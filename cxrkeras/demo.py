@@ -27,9 +27,9 @@ def _say(message: str, verbose) -> None:
 def demo(
     out_dir: str | os.PathLike = "cxrkeras_demo",
     *,
-    num_images: int = 600,
+    num_images: int = 800,
     image_size: int = 128,
-    epochs: int = 8,
+    epochs: int = 15,
     seed: int = 0,
     overwrite: bool = False,
     verbose=True,
