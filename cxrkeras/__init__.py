@@ -19,6 +19,13 @@ __version__ = "0.1.0"
 # Some functions share their module's name (``cxrkeras.evaluate``, ``cxrkeras.gradcam``,
 # ``cxrkeras.occlusion``, ``cxrkeras.demo``): these imports bind the functions, which
 # take precedence over the submodules for attribute access on the package.
+from cxrkeras.anomaly import (
+    eer_threshold,
+    evaluate_anomaly,
+    normal_only,
+    percentile_threshold,
+    reconstruction_errors,
+)
 from cxrkeras.augment import Augmentation
 from cxrkeras.autoencoders import (
     conv_autoencoder,
@@ -26,16 +33,18 @@ from cxrkeras.autoencoders import (
     encoder_of,
     transposed_autoencoder,
 )
-from cxrkeras.backbones import transfer_classifier
+from cxrkeras.backbones import BACKBONE_NAMES, transfer_classifier
 from cxrkeras.classic_nets import alexnet
 from cxrkeras.data import class_weights, make_dataset
 from cxrkeras.datasets import download_kermany, find_root, scan
 from cxrkeras.demo import demo
 from cxrkeras.dummy_class import add_dummy_class, dummy_class_labels
+from cxrkeras.embed import embeddings, evaluate_knn, knn_classifier, plot_projection, project
 from cxrkeras.evaluate import collect_predictions, evaluate, evaluate_scores
 from cxrkeras.explain import activation_map, overlay, plot_explanations
 from cxrkeras.gan import ACGAN, acgan, discriminator_classifier
 from cxrkeras.gradcam import gradcam, gradcam_plus_plus
+from cxrkeras.image_layers import ImageNetPreprocessing
 from cxrkeras.legacy import image_data_generator
 from cxrkeras.localization import localization_score
 from cxrkeras.models import binary_cnn, categorical_from_binary, cnn_94, cnn_v2, convnet
@@ -48,19 +57,21 @@ from cxrkeras.results import EvaluationResult, compare
 from cxrkeras.runs import load_run
 from cxrkeras.splits import leakage, patient_split, random_split_leakage
 from cxrkeras.synthetic import SampleGrid, mix_synthetic, rebalance_counts, synthesize
-from cxrkeras.thresholds import choose_threshold
+from cxrkeras.thresholds import choose_threshold, equal_error_rate
 from cxrkeras.train import fit
-from cxrkeras.transfer_models import efficientnet_transfer, resnet18, vgg16
+from cxrkeras.transfer_models import efficientnet_transfer, replace_head, resnet18, vgg16
 from cxrkeras.vae import VAE
 from cxrkeras.workflow import evaluate_run, train_run
 
 __all__ = [
-    "ACGAN",
+    "(",
     "acgan",
+    "ACGAN",
     "activation_map",
     "add_dummy_class",
     "alexnet",
     "Augmentation",
+    "BACKBONE_NAMES",
     "binary_cnn",
     "categorical_from_binary",
     "choose_threshold",
@@ -69,16 +80,18 @@ __all__ = [
     "cnn_v2",
     "collect_predictions",
     "compare",
-    "conv_autoencoder",
     "convnet",
     "demo",
     "discriminator_classifier",
     "download_kermany",
     "dummy_class_labels",
-    "efficientnet_autoencoder",
+    "eer_threshold",
     "efficientnet_transfer",
-    "encoder_of",
+    "embeddings",
+    "equal_error_rate",
     "evaluate",
+    "evaluate_anomaly",
+    "evaluate_knn",
     "evaluate_run",
     "evaluate_scores",
     "EvaluationResult",
@@ -89,6 +102,8 @@ __all__ = [
     "gradcam",
     "gradcam_plus_plus",
     "image_data_generator",
+    "ImageNetPreprocessing",
+    "knn_classifier",
     "leakage",
     "load_run",
     "localization_score",
@@ -96,23 +111,28 @@ __all__ = [
     "make_phantoms",
     "mix_synthetic",
     "MODEL_NAMES",
+    "normal_only",
     "occlusion",
     "overlay",
     "patient_split",
+    "percentile_threshold",
     "phantom_arrays",
     "plot_explanations",
+    "plot_projection",
     "Preprocessing",
+    "project",
     "random_split_leakage",
     "rebalance_counts",
     "Recipe",
     "RECIPES",
+    "reconstruction_errors",
+    "replace_head",
     "resnet18",
     "SampleGrid",
     "scan",
     "synthesize",
     "train_run",
     "transfer_classifier",
-    "transposed_autoencoder",
     "VAE",
     "vgg16",
     "__version__",

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return _run(args)
-    except (FileNotFoundError, FileExistsError, ValueError, TypeError, ImportError) as exc:
+    except (OSError, ValueError, TypeError, ImportError) as exc:
         print(f"cxrkeras {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
