@@ -164,6 +164,12 @@ def _conv_leaky(x, filters: int, kernel_size: int, name: str):
     return layers.LeakyReLU(negative_slope=0.01, name=f"{name}_leaky")(x)
 
 
+def _torch_batchnorm(name: str) -> layers.BatchNormalization:
+    # PyTorch's BatchNorm defaults (momentum 0.1 for the new batch, eps 1e-5) in Keras terms;
+    # Keras' own 0.99 makes the running statistics lag far behind after a short run.
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+
+
 def _dense_leaky(x, units: int, name: str):
     x = layers.Dense(units, name=name)(x)
     return layers.LeakyReLU(negative_slope=0.01, name=f"{name}_leaky")(x)
@@ -180,7 +186,8 @@ def cnn_94(
     Conv12(3x3)-Pool-BatchNorm-Conv18(3x3)-Pool-Conv24(3x3)-Flatten-Dense1000-BatchNorm-
     Dropout(0.3)-Dense100-Dropout(0.3)-Dense10-Dense(2). At 100x100 the shapes are the
     table's: 98x98x12, 49x49x12, 47x47x18, 23x23x18, 21x21x24. Choices where the report
-    is silent: LeakyReLU slope 0.01 (PyTorch's default); the activation of a layer comes
+    is silent: LeakyReLU slope 0.01 and BatchNorm momentum / epsilon as PyTorch's
+    defaults (report C used PyTorch); the activation of a layer comes
     right after it (before the following BatchNorm); the last layer is a softmax (report
     C's PyTorch cross-entropy applies it inside the loss), so no LeakyReLU on it. The
     Dense(10) layer is named ``"embedding"``.
@@ -206,13 +213,13 @@ def cnn_94(
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_leaky(inputs, 12, 3, f"{name}_conv1")
     x = layers.MaxPooling2D(2, name=f"{name}_pool1")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = _torch_batchnorm(f"{name}_bn1")(x)
     x = _conv_leaky(x, 18, 3, f"{name}_conv2")
     x = layers.MaxPooling2D(2, name=f"{name}_pool2")(x)
     x = _conv_leaky(x, 24, 3, f"{name}_conv3")
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = _dense_leaky(x, 1000, f"{name}_dense1")
-    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    x = _torch_batchnorm(f"{name}_bn2")(x)
     x = layers.Dropout(0.3, name=f"{name}_dropout1")(x)
     x = _dense_leaky(x, 100, f"{name}_dense2")
     x = layers.Dropout(0.3, name=f"{name}_dropout2")(x)
@@ -254,14 +261,14 @@ def cnn_v2(
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_leaky(inputs, 12, 5, f"{name}_conv1")
     x = layers.MaxPooling2D(2, name=f"{name}_pool1")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = _torch_batchnorm(f"{name}_bn1")(x)
     for i, filters in enumerate((12, 16, 12, 12), start=2):
         x = _conv_leaky(x, filters, 3, f"{name}_conv{i}")
     x = layers.Dropout(0.3, name=f"{name}_dropout1")(x)
     x = layers.MaxPooling2D(2, name=f"{name}_pool2")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = _dense_leaky(x, 1000, f"{name}_dense1")
-    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    x = _torch_batchnorm(f"{name}_bn2")(x)
     x = _dense_leaky(x, 100, f"{name}_dense2")
     x = layers.Dropout(0.3, name=f"{name}_dropout2")(x)
     x = _dense_leaky(x, 10, "embedding")

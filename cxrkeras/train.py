@@ -280,15 +280,20 @@ def fit(
             Path(out_dir).mkdir(parents=True, exist_ok=True)
             _write_recipe(recipe_obj, Path(out_dir) / "recipe.json")
         cbs = _callbacks(recipe_obj, out_dir, val is not None, tensorboard, callbacks, opt)
-        history = net.fit(
-            train,
-            validation_data=val,
-            epochs=recipe_obj.epochs,
-            callbacks=cbs,
-            class_weight=recipe_obj.class_weight,
-            verbose=verbose,
-            shuffle=not isinstance(train, tf.data.Dataset),
-        )
+        with warnings.catch_warnings():
+            # A pipeline that may drop corrupt files (make_dataset) has an unknown length;
+            # Keras then reports the normal end of every first epoch as running "out of
+            # data". No steps_per_epoch is passed here, so that message is never a problem.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            history = net.fit(
+                train,
+                validation_data=val,
+                epochs=recipe_obj.epochs,
+                callbacks=cbs,
+                class_weight=recipe_obj.class_weight,
+                verbose=verbose,
+                shuffle=not isinstance(train, tf.data.Dataset),
+            )
     if net is not model and isinstance(model, keras.Model):
         model.set_weights(net.get_weights())
     return history

@@ -337,3 +337,27 @@ def test_mirrored_strategy_on_two_cpus_matches_single_device():
     assert result["replicas"] == 2 and result["mirrored_vars"]
     assert result["single"][-1] < result["single"][0]
     np.testing.assert_allclose(result["mirrored"], result["single"], rtol=1e-4, atol=1e-5)
+
+
+def test_fit_on_a_file_pipeline_does_not_report_running_out_of_data(tmp_path):
+    import warnings
+
+    import cv2
+    import pandas as pd
+
+    from cxrkeras.data import make_dataset
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        path = tmp_path / f"{i}.png"
+        cv2.imwrite(str(path), rng.integers(0, 255, (16, 16), dtype=np.uint8))
+        rows.append({"path": str(path), "label": "PNEUMONIA" if i % 2 else "NORMAL"})
+    ds = make_dataset(pd.DataFrame(rows), image_size=16, batch_size=4)
+    inputs = keras.Input((16, 16, 1))
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(keras.Model(inputs, outputs), ds, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
