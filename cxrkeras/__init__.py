@@ -55,7 +55,7 @@ from cxrkeras.recipes import RECIPES, Recipe, get_recipe
 from cxrkeras.registry import MODEL_NAMES, get_model
 from cxrkeras.results import EvaluationResult, compare
 from cxrkeras.runs import load_run
-from cxrkeras.splits import leakage, patient_split, random_split_leakage
+from cxrkeras.splits import holdout_split, leakage, patient_split, random_split_leakage
 from cxrkeras.synthetic import SampleGrid, mix_synthetic, rebalance_counts, synthesize
 from cxrkeras.thresholds import choose_threshold, equal_error_rate
 from cxrkeras.train import fit
@@ -103,6 +103,7 @@ __all__ = [
     "get_recipe",
     "gradcam",
     "gradcam_plus_plus",
+    "holdout_split",
     "image_data_generator",
     "ImageNetPreprocessing",
     "knn_classifier",

@@ -9,6 +9,8 @@ both train and test, and test accuracy then rewards recognising patients.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -109,6 +111,61 @@ def patient_split(
     out = table.copy()
     out["split"] = table["patient_id"].map(assignment).to_numpy()
     return out
+
+
+def holdout_split(
+    table: pd.DataFrame,
+    *,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    stratify: str = "label",
+) -> pd.DataFrame:
+    """Train / val / test for an experiment: the official test split if there is one.
+
+    When ``table`` has rows in a ``test`` split (the official Kermany test folder), they
+    stay the test set and every other row (official ``train`` and the 16-image ``val``)
+    is re-split by patient into train and val. Without a ``test`` split, ``test_fraction``
+    of the images are held out by patient as well. Patients of the official test set
+    that also appear among the other images are counted in a warning.
+
+    Args:
+        table: A :func:`cxrkeras.scan` table.
+        val_fraction: Share of the non-test images for validation.
+        test_fraction: Share held out for test when there is no ``test`` split.
+        seed: Random seed.
+        stratify: ``"label"`` or ``"subtype"``, as in :func:`patient_split`.
+
+    Returns:
+        A new table (official test rows last) with ``split`` in train / val / test.
+
+    Example:
+        >>> t = pd.DataFrame({"patient_id": [f"p{i // 2}" for i in range(40)],
+        ...                   "label": ["NORMAL", "PNEUMONIA"] * 20, "split": "train"})
+        >>> out = holdout_split(t, val_fraction=0.2, test_fraction=0.2)
+        >>> sorted(out["split"].unique()), len(leakage(out[out.split == "train"],
+        ...                                                out[out.split == "test"]))
+        (['test', 'train', 'val'], 0)
+    """
+    _check_table(table, ("patient_id", "split", stratify))
+    official = table["split"] == "test"
+    if not official.any():
+        return patient_split(
+            table, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+            stratify=stratify,
+        )  # fmt: skip
+    rest = patient_split(
+        table[~official], val_fraction=val_fraction, test_fraction=0.0, seed=seed,
+        stratify=stratify,
+    )  # fmt: skip
+    shared = leakage(rest, table[official])
+    if shared:
+        warnings.warn(
+            f"{len(shared)} patient(s) of the official test split also have images in "
+            f"train/val (e.g. {sorted(shared)[:3]}).",
+            stacklevel=2,
+        )
+    return pd.concat([rest, table[official]], ignore_index=True)
 
 
 def leakage(table_a: pd.DataFrame, table_b: pd.DataFrame) -> set[str]:

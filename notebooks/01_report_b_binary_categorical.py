@@ -111,17 +111,9 @@ table.groupby(["split", "label", "subtype"]).size().unstack("split", fill_value=
 # the binary and the three-class models.
 
 # %%
-if "test" in set(table["split"]):
-    test_rows = table[table["split"] == "test"]
-    rest = cxrkeras.patient_split(
-        table[table["split"] != "test"], val_fraction=0.15, test_fraction=0.0,
-        seed=SEED, stratify="subtype",
-    )  # fmt: skip
-    table = pd.concat([rest, test_rows], ignore_index=True)
-else:
-    table = cxrkeras.patient_split(
-        table, val_fraction=0.15, test_fraction=0.2, seed=SEED, stratify="subtype"
-    )
+table = cxrkeras.holdout_split(
+    table, val_fraction=0.15, test_fraction=0.2, seed=SEED, stratify="subtype"
+)
 parts = {s: table[table["split"] == s] for s in ("train", "val", "test")}
 for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
     print(f"patients in both {a} and {b}: {len(cxrkeras.leakage(parts[a], parts[b]))}")
