@@ -21,7 +21,14 @@ def coerce_labels(y_true, *, num_classes: int | None = None) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] > 1:
         if not np.all(np.isfinite(y)):
             raise ValueError("y_true contains NaN or infinite values; drop those rows first.")
-        return np.argmax(y, axis=1).astype(np.int64)
+        ids = np.argmax(y, axis=1).astype(np.int64)
+        if num_classes is not None and y.shape[1] > max(num_classes, 2):
+            raise ValueError(
+                f"y_true is one-hot over {y.shape[1]} classes but the scores have "
+                f"{num_classes} column(s): a {y.shape[1]}-class data set scored by a model "
+                f"with {max(num_classes, 2)} classes. Use labels that match the model's head."
+            )
+        return ids
     if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
         raise ValueError(
             f"Expected labels of shape (N,), (N, 1) or one-hot (N, K); got shape {y.shape}."

@@ -122,10 +122,13 @@ def _explain_test_images(run: Path, test, out: Path, *, seed: int, per_class: in
     images = np.concatenate([np.asarray(b) for b in ds], axis=0)
     probs = np.asarray(model.predict(images, verbose=0))[:, 0]
     patch = max(4, config.image_size[0] // 10)
+    # Every map explains PNEUMONIA (class 1), whatever the prediction, so that the maps
+    # scored against the lesion masks all answer the same question: where is the evidence
+    # for pneumonia? Occlusion keeps only drops (positive evidence).
     maps = {
-        "gradcam": gradcam(model, images),
+        "gradcam": gradcam(model, images, class_index=1),
         "occlusion": np.clip(
-            occlusion(model, images, patch_size=patch, stride=patch // 2), 0, None
+            occlusion(model, images, patch_size=patch, stride=patch // 2, class_index=1), 0, None
         ),
     }
     names = config.class_names
@@ -140,7 +143,7 @@ def _explain_test_images(run: Path, test, out: Path, *, seed: int, per_class: in
             colour = "green" if pred == label else "red"
             ax.set_title(f"true {label}\npred {pred} ({p:.2f})", fontsize=8, color=colour)
             ax.axis("off")
-        fig.suptitle(f"{method} on held-out phantoms (P = PNEUMONIA probability)")
+        fig.suptitle(f"{method}: evidence for PNEUMONIA on held-out phantoms (P = its probability)")
         fig.tight_layout()
         fig.savefig(out / f"{method}.png", dpi=110)
         plt.close(fig)
@@ -191,8 +194,9 @@ def _report(metrics: dict, result) -> str:
         "",
         "## Where the model looks",
         "",
-        "Grad-CAM (gradients of the logit at the last convolution) and occlusion (drop in "
-        "the class probability when a patch is blanked), on test images:",
+        "Evidence for PNEUMONIA on test images of both classes: Grad-CAM (gradients of the "
+        "logit at the last convolution) and occlusion (drop in P(PNEUMONIA) when a patch "
+        "is blanked). Titles show the prediction at the validation-chosen threshold.",
         "",
         "![Grad-CAM](gradcam.png)",
         "",

@@ -13,9 +13,9 @@ import matplotlib
 import numpy as np
 import tensorflow as tf
 from keras import ops
-from matplotlib.figure import Figure
 
 from cxrkeras._common import as_batch, class_names_for
+from cxrkeras._figures import Figure
 from cxrkeras._graph import _forward, _head_activation, find_layer, forward_with_intermediate
 from cxrkeras.gradcam import gradcam, gradcam_plus_plus
 from cxrkeras.localization import localization_score
@@ -155,6 +155,10 @@ def overlay(image, heatmap, *, alpha: float = 0.4, cmap: str = "jet") -> np.ndar
     return np.clip((1.0 - alpha) * rgb + alpha * colour, 0.0, 1.0).astype(np.float32)
 
 
+def _num_outputs(model) -> int:
+    return int(model.output_shape[-1])
+
+
 def _maps(method, model, batch, class_index, layer_name, patch_size):
     if method == "gradcam":
         return gradcam(model, batch, class_index=class_index, layer_name=layer_name)
@@ -174,6 +178,7 @@ def plot_explanations(
     class_index=None,
     layer_name=None,
     patch_size=20,
+    threshold: float = 0.5,
 ) -> Figure:
     """Draw each image beside its explanations, titled with the predicted class.
 
@@ -187,6 +192,9 @@ def plot_explanations(
         class_index: Class to explain (None: each image's predicted class).
         layer_name: Layer for Grad-CAM and activation maps (None: last 4-D layer).
         patch_size: Occlusion patch size.
+        threshold: Decision threshold on P(class 1) of a single-sigmoid model (e.g. the
+            one chosen on validation data); it decides the predicted class shown and
+            explained. Softmax models use the argmax.
 
     Returns:
         A matplotlib ``Figure`` (not attached to pyplot, so it is safe with Agg and is
@@ -217,15 +225,16 @@ def plot_explanations(
         raise ValueError(
             f"class_names has {len(names)} names but the model scores {probs.shape[1]} classes."
         )
-    maps = {m: _maps(m, model, batch, class_index, layer_name, patch_size) for m in methods}
-    explained = (
-        probs.argmax(axis=1) if class_index is None else np.broadcast_to(class_index, (len(batch),))
-    )
+    single_sigmoid = _num_outputs(model) == 1
+    predicted = (probs[:, 1] >= threshold).astype(int) if single_sigmoid else probs.argmax(axis=1)
+    explained = predicted if class_index is None else np.broadcast_to(class_index, (len(batch),))
+    explained = np.asarray(explained, dtype=int)
+    maps = {m: _maps(m, model, batch, explained, layer_name, patch_size) for m in methods}
     cols = 1 + len(methods)
     fig = Figure(figsize=(2.6 * cols, 2.6 * len(batch) * batch.shape[1] / batch.shape[2] + 0.4))
     axes = fig.subplots(len(batch), cols, squeeze=False)
     for row, img in enumerate(batch):
-        pred = int(probs[row].argmax())
+        pred = int(predicted[row])
         axes[row, 0].imshow(_as_rgb(img))
         axes[row, 0].set_title(f"{names[pred]} {probs[row, pred]:.2f}", fontsize=9)
         for col, method in enumerate(methods, start=1):

@@ -14,11 +14,15 @@ from tqdm.auto import tqdm
 
 
 def _is_array_pair(data) -> bool:
+    # (images, labels): the images are an array with a batch axis; the labels may be any
+    # sequence (a Python list of class ids is fine).
     return (
         isinstance(data, (tuple, list))
         and len(data) == 2
-        and all(hasattr(part, "shape") and len(part.shape) >= 1 for part in data)
+        and hasattr(data[0], "shape")
         and len(data[0].shape) >= 2
+        and not isinstance(data[1], (str, bytes))
+        and hasattr(data[1], "__len__")
     )
 
 

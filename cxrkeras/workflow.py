@@ -115,14 +115,13 @@ def train_run(
     size = int(image_size or default_size)
     recipe = opts.get("recipe") or default_recipe
 
-    out = Path(out_dir)
-    if not (opts["resume"] and (out / "backup").is_dir()):
-        out = prepare_out_dir(out, overwrite=opts["overwrite"])
-
     table = data if isinstance(data, pd.DataFrame) else scan(data)
     pool = table[table["split"] != "test"]
     if pool.empty:
         raise ValueError("No training images: the data holds only a 'test' split.")
+    out = Path(out_dir)  # created only once the data has been read
+    if not (opts["resume"] and (out / "backup").is_dir()):
+        out = prepare_out_dir(out, overwrite=opts["overwrite"])
     stratify = "subtype" if classes == "three_class" else "label"
     pool = patient_split(
         pool,
@@ -301,7 +300,7 @@ def explain_images(
     Args:
         run: A run folder or ``.keras`` file.
         images: Image file paths.
-        out_dir: Folder for ``<stem>_explained.png`` files and ``predictions.csv``.
+        out_dir: Folder for ``NNN_<stem>_explained.png`` files and ``predictions.csv``.
         methods: Any of ``"gradcam"``, ``"gradcam_plus_plus"``, ``"occlusion"``.
         overwrite: Allow writing into a folder that already holds files.
 
@@ -334,15 +333,17 @@ def explain_images(
     probs = np.asarray(model.predict(batch, verbose=0))
     names = list(config.class_names)
     rows = []
-    for path, x, p in zip(kept, batch, probs, strict=True):
+    for index, (path, x, p) in enumerate(zip(kept, batch, probs, strict=True)):
         if p.shape[-1] == 1:
             scores = {names[0]: 1.0 - float(p[0]), names[1]: float(p[0])}
             predicted = names[int(p[0] >= config.threshold)]
         else:
             scores = {n: float(v) for n, v in zip(names, p, strict=True)}
             predicted = names[int(np.argmax(p))]
-        fig = plot_explanations(model, x[None], methods=tuple(methods), class_names=names)
-        target = out / f"{Path(path).stem}_explained.png"
+        fig = plot_explanations(
+            model, x[None], methods=tuple(methods), class_names=names, threshold=config.threshold
+        )
+        target = out / f"{index:03d}_{Path(path).stem}_explained.png"  # stems can repeat
         fig.savefig(target, dpi=110, bbox_inches="tight")
         matplotlib.pyplot.close(fig)
         rows.append({"path": path, "predicted": predicted, **scores, "figure": str(target)})

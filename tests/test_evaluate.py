@@ -248,3 +248,21 @@ def test_three_class_model_on_dataset_with_sparse_loss():
     assert r.y_score.shape == (21, 3) and r.class_names == ("normal", "bacteria", "virus")
     assert r.loss == pytest.approx(model.evaluate(x_all, y, verbose=0, batch_size=21), rel=1e-4)
     assert r.confusion_matrix.sum() == 21 and r.confusion_matrix.sum(axis=1).tolist() == [7, 7, 7]
+
+
+def test_evaluate_accepts_labels_as_a_python_list():
+    import keras
+
+    inputs = keras.Input((4, 4, 1))
+    flat = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(flat))
+    x = np.random.default_rng(0).random((6, 4, 4, 1)).astype("float32")
+    from_list = evaluate(model, (x, [0, 0, 0, 1, 1, 1]), bootstrap=0)
+    from_array = evaluate(model, (x, np.array([0, 0, 0, 1, 1, 1])), bootstrap=0)
+    assert from_list.n == 6
+    assert from_list.accuracy == from_array.accuracy
+
+
+def test_three_class_labels_with_binary_scores_get_a_clear_error():
+    with pytest.raises(ValueError, match="one-hot over 3 classes"):
+        evaluate_scores(np.eye(3)[[0, 1, 2, 0]], [0.1, 0.5, 0.7, 0.2], bootstrap=0)

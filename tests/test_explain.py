@@ -142,3 +142,22 @@ def test_plot_explanations_titles_carry_class_names_and_probabilities():
         plot_explanations(model, images, methods=("lime",))
     with pytest.raises(ValueError, match="class_names"):
         plot_explanations(model, images, class_names=["a", "b", "c"])
+
+
+def test_plot_explanations_uses_the_decision_threshold_for_sigmoid_heads():
+    import keras
+
+    inputs = keras.Input((8, 10, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(2, 3, padding="same", name="conv")(inputs)
+    )
+    dense = keras.layers.Dense(1, activation="sigmoid", name="out")
+    model = keras.Model(inputs, dense(pooled))
+    dense.set_weights([np.zeros((2, 1)), np.array([np.log(0.4 / 0.6)])])  # p = 0.4 always
+    image = np.random.default_rng(0).random((8, 10, 1)).astype("float32")
+    default = plot_explanations(model, image, methods=("gradcam",))
+    lowered = plot_explanations(model, image, methods=("gradcam",), threshold=0.3)
+    assert default.axes[0].get_title().startswith("NORMAL")
+    assert default.axes[1].get_title().endswith("NORMAL")
+    assert lowered.axes[0].get_title().startswith("PNEUMONIA")
+    assert lowered.axes[1].get_title().endswith("PNEUMONIA")
