@@ -61,6 +61,12 @@ def _reference_backbone(backbone: str, weights, shape: tuple[int, int, int], alp
             **_backbone_kwargs(backbone, alpha),
         )
     except Exception as exc:  # keras.utils.get_file raises a bare Exception offline
+        if isinstance(exc, ValueError) and weights not in (None, "imagenet"):
+            hint = " Check alpha= (e.g. 0.25 for a mobilenet_2_5 file)." if alpha else ""
+            raise ValueError(
+                f"The weights file {weights!r} does not fit backbone {backbone!r} with "
+                f"{_backbone_kwargs(backbone, alpha) or 'its default settings'}: {exc}.{hint}"
+            ) from exc
         if weights != "imagenet" or isinstance(exc, ValueError):
             raise
         raise ConnectionError(

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="default: the report's input size")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--weights", help="transfer models: imagenet, none or a local .h5 path")
+    p.add_argument(
+        "--alpha", type=float, help="mobilenet / mobilenetv2 width (0.25 for mobilenet_2_5 files)"
+    )
     p.add_argument("--recipe", help="report_a, report_b, report_c or report_d")
     p.add_argument(
         "--threshold-method", default="youden", choices=("youden", "fixed", "eer", "sensitivity")
@@ -158,6 +161,8 @@ def _run(args) -> int:
             options["weights"] = None if args.weights.lower() == "none" else args.weights
         if args.recipe:
             options["recipe"] = args.recipe
+        if args.alpha is not None:
+            options["alpha"] = args.alpha
         if args.time_budget:
             options["time_budget"] = args.time_budget * 60
         run = train_run(

@@ -50,9 +50,6 @@ def demo(
     Returns:
         The dict written to ``metrics.json``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from cxrkeras import plots
     from cxrkeras.phantoms import make_phantoms
     from cxrkeras.splits import patient_split
@@ -105,8 +102,7 @@ def demo(
 
 def _explain_test_images(run: Path, test, out: Path, *, seed: int, per_class: int = 4) -> dict:
     """Grad-CAM and occlusion grids for a few test images of each class, scored on masks."""
-    import matplotlib.pyplot as plt
-
+    from cxrkeras._figures import Figure
     from cxrkeras.data import make_dataset
     from cxrkeras.explain import gradcam, localization_score, occlusion, overlay
     from cxrkeras.runs import load_run
@@ -134,7 +130,8 @@ def _explain_test_images(run: Path, test, out: Path, *, seed: int, per_class: in
     names = config.class_names
     scores = {}
     for method, heat in maps.items():
-        fig, axes = plt.subplots(2, len(images) // 2 or 1, figsize=(2.4 * len(images) / 2, 5.2))
+        fig = Figure(figsize=(2.4 * len(images) / 2, 5.2))  # no pyplot: no global state
+        axes = fig.subplots(2, len(images) // 2 or 1)
         for ax, img, h, p, label in zip(
             np.ravel(axes), images, heat, probs, chosen["label"], strict=False
         ):
@@ -146,7 +143,6 @@ def _explain_test_images(run: Path, test, out: Path, *, seed: int, per_class: in
         fig.suptitle(f"{method}: evidence for PNEUMONIA on held-out phantoms (P = its probability)")
         fig.tight_layout()
         fig.savefig(out / f"{method}.png", dpi=110)
-        plt.close(fig)
         masks = _masks(chosen, config.image_size)
         sick = [i for i, m in enumerate(masks) if m is not None and m.any()]
         if sick:

@@ -74,7 +74,7 @@ def train_run(
         classes: ``"binary"`` (NORMAL / PNEUMONIA) or ``"three_class"``.
         options: Further settings: ``batch_size`` (32), ``seed`` (0), ``val_fraction``
             (0.15), ``augment`` (ImageDataGenerator arguments; default mild affine
-            jitter), ``weights`` (for transfer models), ``threshold_method``
+            jitter), ``weights`` and ``alpha`` (for transfer models), ``threshold_method``
             (``"youden"``), ``time_budget`` (seconds), ``recipe``, ``overwrite``,
             ``resume``, ``verbose``.
 
@@ -101,7 +101,7 @@ def train_run(
         "resume": False,
         "verbose": "auto",
     }
-    unknown = set(options or {}) - set(opts) - {"weights", "recipe"}
+    unknown = set(options or {}) - set(opts) - {"weights", "recipe", "alpha"}
     if unknown:
         raise ValueError(f"Unknown options {sorted(unknown)}; expected {sorted(opts)}.")
     opts.update(options or {})
@@ -119,9 +119,6 @@ def train_run(
     pool = table[table["split"] != "test"]
     if pool.empty:
         raise ValueError("No training images: the data holds only a 'test' split.")
-    out = Path(out_dir)  # created only once the data has been read
-    if not (opts["resume"] and (out / "backup").is_dir()):
-        out = prepare_out_dir(out, overwrite=opts["overwrite"])
     stratify = "subtype" if classes == "three_class" else "label"
     pool = patient_split(
         pool,
@@ -132,9 +129,13 @@ def train_run(
     )
     num_classes = 3 if classes == "three_class" else 1
     kwargs = {"input_shape": (size, size, 1), "num_classes": num_classes}
-    if "weights" in (options or {}):
-        kwargs["weights"] = options["weights"]
+    for key in ("weights", "alpha"):  # transfer models only
+        if key in (options or {}):
+            kwargs[key] = options[key]
     net = get_model(model, **kwargs)
+    out = Path(out_dir)  # created only once the data and the model are known to be good
+    if not (opts["resume"] and (out / "backup").is_dir()):
+        out = prepare_out_dir(out, overwrite=opts["overwrite"])
 
     common = {"image_size": size, "label_mode": classes, "batch_size": opts["batch_size"]}
     train_ds = make_dataset(
@@ -307,9 +308,6 @@ def explain_images(
     Returns:
         A table with each image's path, predicted class and class probabilities.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from cxrkeras.data import make_dataset
     from cxrkeras.explain import plot_explanations
 
@@ -344,8 +342,7 @@ def explain_images(
             model, x[None], methods=tuple(methods), class_names=names, threshold=config.threshold
         )
         target = out / f"{index:03d}_{Path(path).stem}_explained.png"  # stems can repeat
-        fig.savefig(target, dpi=110, bbox_inches="tight")
-        matplotlib.pyplot.close(fig)
+        fig.savefig(target, dpi=110, bbox_inches="tight")  # not a pyplot figure: no close
         rows.append({"path": path, "predicted": predicted, **scores, "figure": str(target)})
     skipped = sorted(set(table["path"]) - set(kept))
     if skipped:

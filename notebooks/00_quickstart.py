@@ -92,11 +92,12 @@ table.groupby(["label", "subtype"]).size()
 #
 # Several images belong to the same child. If one image of a patient lands in training
 # and another in the test set, the test figures measure memory, not generalisation.
-# `patient_split` keeps every patient on one side and keeps the class ratios; the cell
-# after it counts what a naive per-image random split would have leaked.
+# `holdout_split` keeps every patient on one side and keeps the class ratios (it keeps an
+# official `test/` folder as the test set when there is one); the cell after it counts
+# what a naive per-image random split would have leaked.
 
 # %%
-table = cxrkeras.patient_split(table, val_fraction=0.15, test_fraction=0.2, seed=SEED)
+table = cxrkeras.holdout_split(table, val_fraction=0.15, test_fraction=0.2, seed=SEED)
 print(table.groupby(["split", "label"]).size().unstack())
 train_ids = set(table.loc[table["split"] == "train", "patient_id"])
 test_ids = set(table.loc[table["split"] == "test", "patient_id"])
@@ -192,7 +193,7 @@ plots.plot_roc({"binary_cnn": result})
 
 # %%
 test_table = table[table["split"] == "test"].reset_index(drop=True)
-sick = test_table[test_table["mask_path"].notna()].head(4)
+sick = test_table[test_table["label"] == "PNEUMONIA"].head(4)
 few = cxrkeras.make_dataset(sick, image_size=IMAGE_SIZE, label_mode=None, batch_size=8)
 x = np.concatenate([np.asarray(batch) for batch in few])
 cxrkeras.plot_explanations(
@@ -203,19 +204,23 @@ cxrkeras.plot_explanations(
 # The phantoms come with lesion masks, so an explanation can be scored: the *pointing
 # game* asks whether a map's maximum lies inside the lesion, and *energy inside* is the
 # share of the map's mass that falls on it. `mask_fraction` is what a random map would
-# score.
+# score. The maps explain PNEUMONIA (`class_index=1`) whatever the prediction. The real
+# X-rays carry no lesion masks, so this cell only scores phantoms.
 
 # %%
 import cv2
 
-masks = np.stack(
-    [
-        cv2.resize(cv2.imread(p, cv2.IMREAD_GRAYSCALE), (IMAGE_SIZE, IMAGE_SIZE)) > 127
-        for p in sick["mask_path"]
-    ]
-)
-heat = cxrkeras.gradcam(model, x)
-cxrkeras.localization_score(heat, masks)
+if sick["mask_path"].notna().all():
+    masks = np.stack(
+        [
+            cv2.resize(cv2.imread(p, cv2.IMREAD_GRAYSCALE), (IMAGE_SIZE, IMAGE_SIZE)) > 127
+            for p in sick["mask_path"]
+        ]
+    )
+    heat = cxrkeras.gradcam(model, x, class_index=1)
+    display(cxrkeras.localization_score(heat, masks))
+else:
+    print("These images have no lesion masks: localisation is scored on phantoms only.")
 
 # %% [markdown]
 # ## Where next

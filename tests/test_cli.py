@@ -175,3 +175,31 @@ def test_python_m_help_lists_commands():
     assert done.returncode == 0
     for command in ("demo", "train", "evaluate", "explain", "phantoms", "models"):
         assert command in done.stdout
+
+
+def test_train_transfer_model_from_a_local_weights_file(phantom_root, tmp_path, capsys):
+    import keras
+
+    weights = tmp_path / "mobilenet_025_no_top.weights.h5"
+    keras.applications.MobileNet(
+        alpha=0.25, include_top=False, weights=None, input_shape=(48, 48, 3)
+    ).save_weights(weights)
+    common = [
+        "train",
+        "--data",
+        str(phantom_root),
+        "--model",
+        "mobilenet",
+        "--weights",
+        str(weights),
+        "--image-size",
+        "48",
+        "--epochs",
+        "1",
+    ]
+    assert main([*common, "--out", str(tmp_path / "wrong")]) == 2
+    assert "Check alpha=" in capsys.readouterr().err
+    assert not (tmp_path / "wrong").exists()  # nothing is created for a run that cannot start
+    assert main([*common, "--alpha", "0.25", "--out", str(tmp_path / "run")]) == 0
+    model, config = load_run(tmp_path / "run")
+    assert config.model_name == "mobilenet" and model.output_shape == (None, 1)

@@ -44,7 +44,9 @@ def _execute(source: Path, tmp_path: Path, env: dict[str, str]) -> None:
     os.environ.update(env)
     try:
         client = nbclient.NotebookClient(
-            nb, timeout=900, kernel_name="python3",
+            nb,
+            timeout=900,
+            kernel_name="python3",
             resources={"metadata": {"path": str(tmp_path)}},
         )
         client.execute()
@@ -58,13 +60,21 @@ def _execute(source: Path, tmp_path: Path, env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
 def test_notebook_runs_in_smoke_mode(source, tmp_path):
-    _execute(source, tmp_path, {"CXRKERAS_SMOKE": "1", "MPLBACKEND": "Agg",
-                                "TF_CPP_MIN_LOG_LEVEL": "2"})
+    _execute(
+        source, tmp_path, {"CXRKERAS_SMOKE": "1", "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    )
 
 
 @pytest.mark.slow
 def test_quickstart_on_real_data_at_reduced_size(real_data, tmp_path):
-    _execute(NOTEBOOKS / "00_quickstart.py", tmp_path, {
-        "CXRKERAS_DATA_DIR": str(real_data), "CXRKERAS_IMAGE_SIZE": "96",
-        "CXRKERAS_EPOCHS": "3", "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2",
-    })
+    _execute(
+        NOTEBOOKS / "00_quickstart.py",
+        tmp_path,
+        {
+            "CXRKERAS_DATA_DIR": str(real_data),
+            "CXRKERAS_IMAGE_SIZE": "96",
+            "CXRKERAS_EPOCHS": "3",
+            "MPLBACKEND": "Agg",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        },
+    )
