@@ -86,10 +86,11 @@ def demo(
     _say("explaining test images with Grad-CAM and occlusion", verbose)
     localization = _explain_test_images(run, test, out, seed=seed)
 
-    training = json.loads((run / "run.json").read_text())["training"]
+    saved = json.loads((run / "run.json").read_text())
+    training = saved["training"]
     metrics = {
         "test": summary,
-        "validation_threshold": json.loads((run / "run.json").read_text())["threshold"],
+        "validation_threshold": saved["threshold"],
         "training": training,
         "localization": localization,
         "seconds": round(time.perf_counter() - start, 1),

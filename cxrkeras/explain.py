@@ -155,10 +155,6 @@ def overlay(image, heatmap, *, alpha: float = 0.4, cmap: str = "jet") -> np.ndar
     return np.clip((1.0 - alpha) * rgb + alpha * colour, 0.0, 1.0).astype(np.float32)
 
 
-def _num_outputs(model) -> int:
-    return int(model.output_shape[-1])
-
-
 def _maps(method, model, batch, class_index, layer_name, patch_size):
     if method == "gradcam":
         return gradcam(model, batch, class_index=class_index, layer_name=layer_name)
@@ -218,14 +214,14 @@ def plot_explanations(
         raise ValueError(f"Unknown methods {unknown or methods!r}; choose from {list(_METHODS)}.")
     batch, _ = as_batch(images)
     probs = _probabilities(model(batch, training=False), _head_activation(model))
-    if probs.shape[1] == 1:
+    single_sigmoid = probs.shape[1] == 1
+    if single_sigmoid:
         probs = np.concatenate([1.0 - probs, probs], axis=1)
     names = list(class_names or class_names_for(probs.shape[1]))
     if len(names) != probs.shape[1]:
         raise ValueError(
             f"class_names has {len(names)} names but the model scores {probs.shape[1]} classes."
         )
-    single_sigmoid = _num_outputs(model) == 1
     predicted = (probs[:, 1] >= threshold).astype(int) if single_sigmoid else probs.argmax(axis=1)
     explained = predicted if class_index is None else np.broadcast_to(class_index, (len(batch),))
     explained = np.asarray(explained, dtype=int)

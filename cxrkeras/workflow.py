@@ -10,7 +10,6 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -350,8 +349,3 @@ def explain_images(
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "predictions.csv", index=False)
     return frame
-
-
-def config_summary(config: RunConfig) -> dict:
-    """A run's configuration as a plain dict (for printing)."""
-    return asdict(config)
