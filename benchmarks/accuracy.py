@@ -1,231 +1,227 @@
-"""How accurate are frozen ImageNet features + logistic regression on held-out patients?
+"""Train the presets best_binary and best_three_class and score them on held-out patients.
 
-The Kermany train and val folders are pooled and split by patient
-(``holdout_split(val_fraction=0.15, test_fraction=0.2, seed=SEED)``). Each backbone
-embeds every image once at ``--image-size`` (global-average-pooled features of
-``transfer_classifier(..., head_units=())``'s ``"embedding"`` layer); a standardised
-logistic regression is fitted on the train patients, with ``C`` chosen by validation ROC
-AUC, once plain and once with ``class_weight="balanced"``. The decision threshold is
-chosen on the validation patients (Youden) and the held-out test patients are scored
-with 95% bootstrap intervals (by image). ``pixels`` (logistic regression on the image
-downsampled to 32x32) is the baseline measured in the same run.
+For each seed the Kermany train and val folders are pooled and 20% of the patients are
+held out (``holdout_split(test_fraction=0.2, seed=SEED)``, stratified by label, or by
+subtype for three classes). The preset trains on the rest exactly as
+``cxrkeras train --model PRESET`` does (its own patient-grouped validation split, its
+time budget, threshold chosen on validation patients) and ``evaluate_run`` scores the
+held-out patients with the run's saved threshold, with 95% bootstrap intervals.
 
-Held-out patients of the training folder are easier than the official test folder,
-whose NORMAL images come from a different population: expect these figures, above all
-specificity, to overstate official-test performance.
+Printed per run: the headline figures with intervals, training time, epochs per member,
+and each member alone (ROC AUC for binary, accuracy for three classes): the baseline the
+ensemble is compared with in the same run. For binary runs the held-out figures at the
+other threshold rules (Youden, EER, 0.5, all chosen without the held-out labels) are
+printed too. Then mean and standard deviation over seeds.
 
-Features are cached in ``--cache`` (one ``.npz`` per backbone / size / CLAHE setting,
-keyed by file path), so reruns and other seeds only refit the regression.
+Held-out patients of the training folder are easier than the official test folder (see
+the README): read these figures as an upper bound for official-test performance.
 
-    python benchmarks/accuracy.py                                  # MobileNet 0.25 + pixels
-    python benchmarks/accuracy.py --clahe                          # the same with CLAHE
-    python benchmarks/accuracy.py --backbones mobilenet_0.25 mobilenetv2 --seeds 0 1 2
-    python benchmarks/accuracy.py --limit 100                      # 100 patients, quick
+    python benchmarks/accuracy.py                                  # both presets, seed 0
+    python benchmarks/accuracy.py --seeds 0 1 2 --json accuracy.json
+    python benchmarks/accuracy.py --presets best_binary --time-budget 3 --limit 300
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import json
 import os
+import shutil
+import tempfile
 import time
-import warnings
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import cxrkeras  # noqa: E402
-from cxrkeras.preprocessing import Preprocessing  # noqa: E402
+from cxrkeras.data import make_dataset  # noqa: E402
+from cxrkeras.ensemble import train_preset  # noqa: E402
+from cxrkeras.evaluate import collect_predictions  # noqa: E402
+from cxrkeras.presets import PRESETS  # noqa: E402
+from cxrkeras.thresholds import choose_threshold  # noqa: E402
+from cxrkeras.workflow import evaluate_run  # noqa: E402
 
-WEIGHTS = {
-    "mobilenet_0.25": ("mobilenet", 0.25, "mobilenet_2_5_224_tf_no_top.h5"),
-    "mobilenetv2": ("mobilenetv2", 1.0, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
-}  # fmt: skip
-BASELINE = "pixels"
-C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
-FIGURES = ("accuracy", "recall", "specificity", "roc_auc", "f1")
-
-
-def _cache_path(folder: str, name: str, size: int, clahe: bool) -> str:
-    return os.path.join(folder, f"cxr_features_{name}_{size}px_clahe{int(clahe)}.npz")
+BINARY = ("accuracy", "sensitivity", "specificity", "roc_auc", "f1")
+THREE = ("accuracy", "macro_f1")
 
 
-def _extract(name: str, table: pd.DataFrame, args) -> np.ndarray:
-    """Features ``(N, D)`` of ``table``'s images, in table order."""
-    prep = Preprocessing(clahe=args.clahe)
-    if name == BASELINE:
-        ds = cxrkeras.make_dataset(table, image_size=32, batch_size=64, preprocessing=prep)
-        return np.concatenate([x.numpy().reshape(len(x), -1) for x, _ in ds])
-    family, alpha, filename = WEIGHTS[name]
-    size = args.image_size
-    model = cxrkeras.transfer_classifier(
-        family,
-        weights=os.path.join(args.weights, filename),
-        alpha=alpha,
-        input_shape=(size, size, 1),
-        num_classes=1,
+def _cell(summary: dict, key: str) -> str:
+    value, ci = summary.get(key), summary.get(f"{key}_ci95")
+    if value is None:
+        return "n/a"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
+
+
+def _limit(table: pd.DataFrame, patients: int | None, seed: int) -> pd.DataFrame:
+    if not patients:
+        return table
+    ids = table["patient_id"].drop_duplicates().sample(frac=1.0, random_state=seed)
+    return table[table["patient_id"].isin(set(ids[:patients]))].reset_index(drop=True)
+
+
+def _scores(model, table: pd.DataFrame, label_mode: str, size: int):
+    ds = make_dataset(table, split="test", image_size=size, label_mode=label_mode, batch_size=64)
+    return collect_predictions(model, ds)
+
+
+def _threshold_rules(run: Path, table: pd.DataFrame, size: int) -> dict:
+    """Held-out accuracy / sensitivity / specificity at other validation-chosen rules."""
+    from cxrkeras.splits import patient_split
+
+    model, config = cxrkeras.load_run(run)
+    pool = patient_split(
+        table[table["split"] != "test"],
+        val_fraction=0.15,
+        test_fraction=0.0,
+        seed=config.training["seed"],
+        stratify="label",
     )
-    ds = cxrkeras.make_dataset(table, image_size=size, batch_size=64, preprocessing=prep)
-    if len(ds.file_paths) != len(table):
-        raise ValueError(
-            f"{len(table) - len(ds.file_paths)} unreadable image(s): {ds.skipped_files}"
-        )
-    features, _ = cxrkeras.embeddings(model, ds, layer_name="embedding", verbose=True)
-    return features
+    val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
+    y_val, s_val = _scores(model, val, "binary", size)
+    y_test, s_test = _scores(model, table, "binary", size)
+    out = {}
+    for rule in ("youden", "eer", "fixed"):
+        thr = float(choose_threshold(y_val, s_val, method=rule))
+        pred = s_test.ravel() >= thr
+        y = y_test.ravel().astype(bool)
+        out[rule] = {
+            "threshold": thr,
+            "accuracy": float((pred == y).mean()),
+            "sensitivity": float(pred[y].mean()),
+            "specificity": float((~pred)[~y].mean()),
+        }
+    return out
 
 
-def features_for(name: str, table: pd.DataFrame, args) -> tuple[np.ndarray, float]:
-    """Features of every row of ``table`` (cached by path) and the seconds spent extracting."""
-    size = 32 if name == BASELINE else args.image_size
-    path = _cache_path(args.cache, name, size, args.clahe)
-    cached: dict[str, np.ndarray] = {}
-    if os.path.exists(path):
-        with np.load(path) as f:
-            cached = dict(zip(f["paths"].tolist(), f["features"], strict=True))
-    missing = table[~table["path"].isin(cached)]
-    seconds = 0.0
-    if len(missing):
+def _members(run: Path, table: pd.DataFrame, label_mode: str, size: int) -> list[float]:
+    """Each member alone: ROC AUC (binary) or accuracy (three classes) on held-out."""
+    figures = []
+    for path in sorted((run / "members").glob("*/model.keras")):
+        member = keras.saving.load_model(path)
+        y, s = _scores(member, table, label_mode, size)
+        if label_mode == "binary":
+            figures.append(float(roc_auc_score(y.ravel(), s.ravel())))
+        else:
+            figures.append(float((np.argmax(y, 1) == np.argmax(s, 1)).mean()))
+        del member
+    return figures
+
+
+def run_one(name: str, table: pd.DataFrame, seed: int, args, work: Path) -> dict:
+    preset = PRESETS[name]
+    three = preset.classes == "three_class"
+    split = cxrkeras.holdout_split(
+        table, val_fraction=0.15, test_fraction=0.2, seed=seed,
+        stratify="subtype" if three else "label",
+    )  # fmt: skip
+    overrides = {"epochs": args.epochs} if args.epochs else {}
+    budget = None if args.time_budget is None else args.time_budget * 60
+    run = work / f"{name}_seed{seed}"
+    start = time.perf_counter()
+    train_preset(
+        split, name, out_dir=run, seed=seed, time_budget=budget, weights=args.weights,
+        verbose=args.verbose, **overrides,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    _, summary = evaluate_run(run, split, split="test", bootstrap=args.bootstrap)
+    config = json.loads((run / "run.json").read_text())
+    size = config["image_size"][0]
+    label_mode = "three_class" if three else "binary"
+    row = {
+        "preset": name,
+        "seed": seed,
+        "summary": summary,
+        "train_seconds": config["training"]["seconds"],
+        "wall_seconds": round(wall, 1),
+        "epochs_run": config["training"]["epochs_run"],
+        "stopped_by_time_budget": config["training"]["stopped_by_time_budget"],
+        "held_out_images": int(summary["n"]),
+        "members": _members(run, split, label_mode, size),
+    }
+    if not three:
+        row["threshold_rules"] = _threshold_rules(run, split, size)
+    if not args.keep_runs:
+        shutil.rmtree(run, ignore_errors=True)
+    return row
+
+
+def print_row(row: dict) -> None:
+    s = row["summary"]
+    keys = THREE if row["preset"] == "best_three_class" else BINARY
+    figures = "  ".join(f"{k} {_cell(s, k)}" for k in keys)
+    print(f"\n{row['preset']} seed {row['seed']} ({row['held_out_images']} held-out images)")
+    print(f"  {figures}")
+    if "per_class_recall" in s:
+        print("  recall " + ", ".join(f"{k} {v:.3f}" for k, v in s["per_class_recall"].items()))
+    member_kind = "accuracy" if row["preset"] == "best_three_class" else "ROC AUC"
+    ensemble = s["accuracy"] if member_kind == "accuracy" else s["roc_auc"]
+    members = ", ".join(f"{m:.3f}" for m in row["members"])
+    print(f"  members alone ({member_kind}): {members}; ensemble {ensemble:.3f}")
+    for rule, r in row.get("threshold_rules", {}).items():
         print(
-            f"extracting {name} features of {len(missing)} images ({size} px, clahe={args.clahe})"
+            f"  rule {rule:6s} threshold {r['threshold']:.3f}: accuracy {r['accuracy']:.3f} "
+            f"sensitivity {r['sensitivity']:.3f} specificity {r['specificity']:.3f}"
         )
-        start = time.perf_counter()
-        new = _extract(name, missing, args)
-        seconds = time.perf_counter() - start
-        cached.update(zip(missing["path"].tolist(), new, strict=True))
-        os.makedirs(args.cache, exist_ok=True)
-        np.savez(path, paths=np.array(list(cached)), features=np.stack(list(cached.values())))
-    return np.stack([cached[p] for p in table["path"]]), seconds
-
-
-def fit_logistic(x_train, y_train, x_val, y_val, *, balanced: bool):
-    """Standardised logistic regression with ``C`` chosen by validation ROC AUC."""
-    best = None
-    for c in C_GRID:
-        model = make_pipeline(
-            StandardScaler(),
-            LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None),
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence warnings at the largest C
-            model.fit(x_train, y_train)
-        auc = roc_auc_score(y_val, model.predict_proba(x_val)[:, 1])
-        if best is None or auc > best[0] + 1e-6:
-            best = (auc, c, model)
-    return best
-
-
-def run_one(name: str, x: np.ndarray, split: pd.DataFrame, y: np.ndarray, args) -> dict:
-    parts = {s: (split["split"] == s).to_numpy() for s in ("train", "val", "test")}
-    rows = []
-    for balanced in (False, True):
-        start = time.perf_counter()
-        val_auc, c, model = fit_logistic(
-            x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]],
-            balanced=balanced,
-        )  # fmt: skip
-        fit_s = time.perf_counter() - start
-        p_val = model.predict_proba(x[parts["val"]])[:, 1]
-        threshold = cxrkeras.choose_threshold(y[parts["val"]], p_val, method="youden")
-        p_test = model.predict_proba(x[parts["test"]])[:, 1]
-        result = cxrkeras.evaluate_scores(
-            y[parts["test"]], p_test, threshold=threshold, bootstrap=args.bootstrap, seed=0
-        )
-        rows.append(
-            {
-                "backbone": name,
-                "weights": "balanced" if balanced else "plain",
-                "C": c,
-                "val_auc": val_auc,
-                "threshold": threshold,
-                "fit_s": fit_s,
-                **{k: result.metrics[k] for k in FIGURES},
-                **{f"{k}_ci": result.ci[k] for k in FIGURES},
-            }
-        )
-    return rows
-
-
-def _cell(value, ci) -> str:
-    return f"{value:.3f} [{ci[0]:.3f},{ci[1]:.3f}]"
-
-
-def print_table(rows: list[dict], extract_s: dict, dims: dict) -> None:
-    head = f"{'backbone':<15}{'LR':<9}{'dim':>5}{'C':>7}{'valAUC':>7}{'thr':>6}"
-    head += "".join(f"  {k[:11]:<22}" for k in FIGURES) + f"{'extract s':>10}{'fit s':>7}"
-    print(head)
-    for r in rows:
-        line = f"{r['backbone']:<15}{r['weights']:<9}{dims[r['backbone']]:>5}{r['C']:>7.0e}"
-        line += f"{r['val_auc']:>7.3f}{r['threshold']:>6.2f}"
-        line += "".join(f"  {_cell(r[k], r[k + '_ci']):<22}" for k in FIGURES)
-        line += f"{extract_s[r['backbone']]:>10.1f}{r['fit_s']:>7.1f}"
-        print(line)
+    print(
+        f"  training {row['train_seconds'] / 60:.1f} min (budget stop: "
+        f"{row['stopped_by_time_budget']}), epochs per member {row['epochs_run']}"
+    )
 
 
 def print_spread(rows: list[dict]) -> None:
-    frame = pd.DataFrame(rows)
-    print("\nspread over split seeds (mean ± sd, min-max)")
-    for (name, weights), group in frame.groupby(["backbone", "weights"], sort=False):
-        cells = [
-            f"{k[:11]} {group[k].mean():.3f}±{group[k].std(ddof=1):.3f} "
-            f"({group[k].min():.3f}-{group[k].max():.3f})"
-            for k in FIGURES
-        ]
-        print(f"{name:<15}{weights:<9}" + "  ".join(cells))
+    print("\nmean +- sd over seeds")
+    for name in dict.fromkeys(r["preset"] for r in rows):
+        group = [r for r in rows if r["preset"] == name]
+        keys = THREE if name == "best_three_class" else BINARY
+        cells = []
+        for k in keys:
+            values = np.array([r["summary"][k] for r in group], dtype=float)
+            cells.append(
+                f"{k} {values.mean():.3f} +- {values.std(ddof=1) if len(values) > 1 else 0:.3f}"
+            )
+        minutes = np.mean([r["train_seconds"] for r in group]) / 60
+        print(
+            f"  {name} ({len(group)} seeds): " + "  ".join(cells) + f"  training {minutes:.1f} min"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="../shared/data/chest_xray")
-    parser.add_argument("--weights", default="../shared/weights")
-    parser.add_argument("--backbones", nargs="+", default=["mobilenet_0.25"], choices=list(WEIGHTS))
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--limit", type=int, default=None, help="keep N random patients")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="split seeds")
-    parser.add_argument("--clahe", action="store_true", help="Preprocessing(clahe=True)")
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--time-budget", type=float, help="minutes (default: the preset's)")
+    parser.add_argument("--epochs", type=int, help="override the preset's epochs")
+    parser.add_argument("--weights", default="auto", help="auto, imagenet or a local file")
+    parser.add_argument("--limit", type=int, help="keep N random patients (quick runs)")
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--cache", default="/tmp/cxrkeras_accuracy_cache")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the pixels baseline")
+    parser.add_argument("--json", help="also write every row to this JSON file")
+    parser.add_argument("--keep-runs", help="keep the run folders under this folder")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
     args = parser.parse_args()
+    tf.get_logger().setLevel("ERROR")  # retracing notes: one graph per member
 
-    table = cxrkeras.scan(args.data, verbose=False)
-    if args.limit:
-        patients = table["patient_id"].drop_duplicates().sample(frac=1.0, random_state=0)
-        table = table[table["patient_id"].isin(patients[: args.limit])]
-    table = table.reset_index(drop=True)
-    y = (table["label"] == "PNEUMONIA").to_numpy().astype(int)
-    names = ([] if args.no_baseline else [BASELINE]) + list(args.backbones)
-    digest = hashlib.sha1("".join(table["path"]).encode()).hexdigest()[:8]
-    print(
-        f"{len(table)} images, {table['patient_id'].nunique()} patients "
-        f"({int(y.sum())} PNEUMONIA / {int(len(y) - y.sum())} NORMAL; set {digest}); "
-        f"size {args.image_size}, clahe={args.clahe}, bootstrap {args.bootstrap}"
-    )
-    features, extract_s, dims = {}, {}, {}
-    for name in names:
-        features[name], extract_s[name] = features_for(name, table, args)
-        dims[name] = features[name].shape[1]
-
-    all_rows = []
+    table = cxrkeras.scan(args.data)
+    table = table[table["split"] != "test"].reset_index(drop=True)
+    work = Path(args.keep_runs or tempfile.mkdtemp(prefix="cxrkeras_accuracy_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"{len(table)} images of {table['patient_id'].nunique()} patients; runs in {work}")
+    rows = []
     for seed in args.seeds:
-        split = cxrkeras.holdout_split(table, val_fraction=0.15, test_fraction=0.2, seed=seed)
-        # holdout_split keeps row order when there is no official test split; re-align anyway
-        split = split.set_index("path").loc[table["path"]].reset_index()
-        counts = split.groupby(["split", "label"]).size().unstack().to_dict("index")
-        print(f"\nsplit seed {seed}: " + "; ".join(
-            f"{s} {c.get('NORMAL', 0)}N/{c.get('PNEUMONIA', 0)}P" for s, c in counts.items()
-        ))  # fmt: skip
-        rows = [r for name in names for r in run_one(name, features[name], split, y, args)]
-        print_table(rows, extract_s, dims)
-        all_rows += [{**r, "seed": seed} for r in rows]
-    if len(args.seeds) > 1:
-        print_spread(all_rows)
-    print("\nextract s: 0 means the features came from the cache; CIs bootstrap images.")
+        for name in args.presets:
+            rows.append(run_one(name, _limit(table, args.limit, seed), seed, args, work))
+            print_row(rows[-1])
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=2))
+    print_spread(rows)
+    if not args.keep_runs:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

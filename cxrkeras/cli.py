@@ -23,6 +23,16 @@ def _models_help() -> str:
     return ", ".join(MODEL_DEFAULTS)
 
 
+def _presets_help() -> str:
+    from cxrkeras.presets import PRESETS
+
+    names = ", ".join(
+        f"{name} ({p.classes}, default budget {p.time_budget / 60:.0f} min)"
+        for name, p in PRESETS.items()
+    )
+    return f"{names}. `cxrkeras models` describes every choice they make."
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cxrkeras`` command."""
     parser = argparse.ArgumentParser(
@@ -47,23 +57,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pools train/ and val/, re-splits them by patient into training and "
         "validation, trains, chooses the threshold on validation patients and writes "
         "RUN_DIR/model.keras and RUN_DIR/run.json. A test/ split is never used.",
+        epilog=f"Presets: {_presets_help()}",
     )
     p.add_argument("--data", required=True, help="Kermany root (train/, maybe val/ and test/)")
-    p.add_argument("--model", default="binary_cnn", help=f"one of: {_models_help()}")
+    p.add_argument(
+        "--model",
+        default="binary_cnn",
+        help=f"a preset (best_binary, best_three_class) or a model: {_models_help()}",
+    )
     p.add_argument("--out", required=True, help="new run folder")
     p.add_argument("--classes", choices=("binary", "three_class"), default="binary")
     p.add_argument("--epochs", type=int, help="default: the report's recipe")
     p.add_argument("--image-size", type=int, help="default: the report's input size")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, help="default 32")
     p.add_argument("--weights", help="transfer models: imagenet, none or a local .h5 path")
     p.add_argument(
         "--alpha", type=float, help="mobilenet / mobilenetv2 width (0.25 for mobilenet_2_5 files)"
     )
     p.add_argument("--recipe", help="report_a, report_b, report_c or report_d")
     p.add_argument(
-        "--threshold-method", default="youden", choices=("youden", "fixed", "eer", "sensitivity")
+        "--threshold-method",
+        choices=("youden", "fixed", "eer", "sensitivity"),
+        help="how the threshold is chosen on validation patients (default youden)",
     )
-    p.add_argument("--time-budget", type=float, help="stop training after this many minutes")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        help="minutes of training at most (presets: default 30; others: no limit)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace files in --out")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -107,12 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 success, 1 usage, 2 error)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 1
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return _run(args)
     except (OSError, ValueError, TypeError, ImportError) as exc:
@@ -132,6 +153,11 @@ def _run(args) -> int:
         for name, (size, recipe) in MODEL_DEFAULTS.items():
             print(f"{name:24s} {size:>6d}  {recipe}")
         print("\nrecipes: " + ", ".join(RECIPES))
+        from cxrkeras.presets import PRESETS
+
+        print("\npresets (cxrkeras train --model NAME):")
+        for name, preset in PRESETS.items():
+            print(f"  {name}: {preset.description}")
         return 0
     if args.command == "demo":
         from cxrkeras.demo import demo
@@ -151,19 +177,23 @@ def _run(args) -> int:
         from cxrkeras.workflow import train_run
 
         options = {
-            "batch_size": args.batch_size,
             "seed": args.seed,
-            "threshold_method": args.threshold_method,
             "overwrite": args.overwrite,
             "resume": args.resume,
         }
         if args.weights is not None:
             options["weights"] = None if args.weights.lower() == "none" else args.weights
+        if args.threshold_method is not None:
+            options["threshold_method"] = args.threshold_method
+        if args.batch_size is not None:
+            options["batch_size"] = args.batch_size
         if args.recipe:
             options["recipe"] = args.recipe
         if args.alpha is not None:
             options["alpha"] = args.alpha
-        if args.time_budget:
+        if args.time_budget is not None:
+            if args.time_budget <= 0:
+                raise ValueError(f"--time-budget must be positive minutes; got {args.time_budget}.")
             options["time_budget"] = args.time_budget * 60
         run = train_run(
             args.data,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cxrkeras._common import MODEL_DEFAULTS, THREE_CLASS_MODELS
+from cxrkeras.presets import PRESETS
 from cxrkeras.runs import RunConfig, TimeBudget, load_run, prepare_out_dir, save_run
 
 
@@ -104,8 +105,13 @@ def train_run(
     if unknown:
         raise ValueError(f"Unknown options {sorted(unknown)}; expected {sorted(opts)}.")
     opts.update(options or {})
+    if model in PRESETS:
+        return _train_preset(data, model, out_dir, epochs, image_size, classes, options or {})
     if model not in MODEL_NAMES:
-        raise ValueError(f"Unknown model {model!r}; expected one of {list(MODEL_NAMES)}.")
+        raise ValueError(
+            f"Unknown model {model!r}; expected one of {list(MODEL_NAMES)} or a preset "
+            f"{list(PRESETS)}."
+        )
     if classes not in ("binary", "three_class"):
         raise ValueError(f"classes={classes!r}; expected 'binary' or 'three_class'.")
     if model in THREE_CLASS_MODELS:
@@ -187,6 +193,36 @@ def train_run(
         },
     )
     return save_run(out, net, config)
+
+
+def _train_preset(data, name, out_dir, epochs, image_size, classes, options) -> Path:
+    """``train_run`` for a name in :data:`cxrkeras.presets.PRESETS`."""
+    from cxrkeras.ensemble import train_preset
+
+    preset = PRESETS[name]
+    if classes not in ("binary", preset.classes):
+        raise ValueError(
+            f"--classes {classes} does not match the preset {name!r}, which trains "
+            f"{preset.classes}; leave --classes out."
+        )
+    ignored = sorted(set(options) & {"recipe", "threshold_method", "augment", "alpha"})
+    if ignored:
+        raise ValueError(
+            f"The preset {name!r} fixes {ignored}; use a model name instead of a preset "
+            "to choose them."
+        )
+    overrides = {"epochs": epochs, "image_size": image_size}
+    if options.get("batch_size") is not None:
+        overrides["batch_size"] = options["batch_size"]
+    overrides = {k: int(v) for k, v in overrides.items() if v is not None}
+    kwargs = {k: options[k] for k in ("seed", "overwrite", "resume", "verbose") if k in options}
+    if "val_fraction" in options:
+        kwargs["val_fraction"] = options["val_fraction"]
+    if "weights" in options:
+        kwargs["weights"] = options["weights"]
+    return train_preset(
+        data, name, out_dir=out_dir, time_budget=options.get("time_budget"), **kwargs, **overrides
+    )
 
 
 # Mild geometric jitter in ImageDataGenerator's vocabulary (report B's kind of settings).

@@ -1,0 +1,299 @@
+"""Train a :mod:`cxrkeras.presets` preset into a run folder, within a time budget.
+
+Each ensemble member is a backbone fine-tuned with its own seed (weight init of the
+head, shuffling, augmentation) under a cosine learning-rate schedule that shrinks to fit
+the member's share of the budget. Members are then averaged into one Keras model, the
+binary threshold is chosen on validation patients, and the run folder gets
+``model.keras`` and ``run.json`` like any other run (``cxrkeras evaluate`` and
+``cxrkeras explain`` read it unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from cxrkeras.presets import Preset, find_weights, for_device, get_preset
+from cxrkeras.recipes import Recipe
+
+
+class CosineBudget(keras.callbacks.Callback):
+    """Cosine learning-rate decay over the epochs that fit a wall-clock budget.
+
+    The learning rate of epoch ``e`` is ``peak * (1 + cos(pi * e / E)) / 2`` with ``E``
+    the planned number of epochs. After each epoch, if the slowest epoch so far says
+    fewer epochs fit the remaining budget, ``E`` shrinks to those (so a slow machine
+    still ends with a decayed rate) and training stops once ``E`` epochs are done. With
+    a budget that is never binding the schedule depends on the epoch only, so runs with
+    the same seed repeat.
+
+    Args:
+        peak: Learning rate of the first epoch.
+        epochs: Planned epochs.
+        seconds: Wall-clock budget of this training, or ``None``.
+
+    Example:
+        >>> cb = CosineBudget(1e-3, epochs=4)
+        >>> [round(cb.rate(e), 6) for e in range(4)]
+        [0.001, 0.000854, 0.0005, 0.000146]
+    """
+
+    def __init__(self, peak: float, epochs: int, seconds: float | None = None):
+        super().__init__()
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be at least 1; got {epochs!r}.")
+        self.peak = float(peak)
+        self.planned = int(epochs)
+        self.seconds = None if seconds is None else float(seconds)
+        self.stopped_early = False
+
+    def rate(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` under the current plan."""
+        return self.peak * 0.5 * (1.0 + math.cos(math.pi * min(epoch, self.planned) / self.planned))
+
+    def on_train_begin(self, logs=None):
+        self._start = self._last = time.perf_counter()
+        self._slowest = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self._slowest = max(self._slowest, now - self._last)
+        self._last = now
+        done = epoch + 1
+        if self.seconds is not None and self._slowest > 0:
+            fit = int((self.seconds - (now - self._start)) // self._slowest)
+            if done + fit < self.planned:
+                self.planned = max(done, done + fit)
+                self.stopped_early = True
+        if done >= self.planned:
+            self.model.stop_training = True
+
+
+def average_models(models: list[keras.Model], *, name: str = "ensemble") -> keras.Model:
+    """One model that averages the outputs of ``models`` (same input and output shape).
+
+    Example:
+        >>> def net(i):
+        ...     x = keras.Input((4,), name="x")
+        ...     return keras.Model(x, keras.layers.Dense(1, name=f"d{i}")(x), name=f"m{i}")
+        >>> avg = average_models([net(0), net(1)])
+        >>> [layer.name for layer in avg.layers]
+        ['image', 'm0', 'm1', 'average']
+    """
+    if not models:
+        raise ValueError("average_models needs at least one model.")
+    if len(models) == 1:
+        return models[0]
+    shape = tuple(models[0].inputs[0].shape[1:])
+    for m in models[1:]:
+        if tuple(m.inputs[0].shape[1:]) != shape:
+            raise ValueError(f"Members take different inputs: {shape} and {m.inputs[0].shape}.")
+    inputs = keras.Input(shape, name="image")
+    outputs = keras.layers.Average(name="average")([m(inputs) for m in models])
+    return keras.Model(inputs, outputs, name=name)
+
+
+def balanced_class_weight(labels) -> dict[int, float]:
+    """Inverse-frequency class weights ``n / (k * n_c)`` (scikit-learn's "balanced").
+
+    Example:
+        >>> balanced_class_weight([0, 1, 1, 1])
+        {0: 2.0, 1: 0.6666666666666666}
+    """
+    labels = np.asarray(labels).astype(int)
+    classes, counts = np.unique(labels, return_counts=True)
+    return {
+        int(c): float(len(labels) / (len(classes) * n))
+        for c, n in zip(classes, counts, strict=True)
+    }
+
+
+def train_preset(
+    data,
+    preset: str | Preset,
+    *,
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    time_budget: float | None = None,
+    weights: str | None = "auto",
+    val_fraction: float = 0.15,
+    overwrite: bool = False,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    **overrides,
+) -> Path:
+    """Train a preset on a Kermany-style folder and write a run folder.
+
+    ``train/`` and ``val/`` are pooled and re-split by patient (``val_fraction`` of the
+    patients for validation); a ``test/`` split is never read. Every member trains on the
+    same split with seed ``seed + i``.
+
+    Args:
+        data: A Kermany root or a :func:`cxrkeras.scan` table.
+        preset: A name in :data:`cxrkeras.presets.PRESETS` or a :class:`Preset`.
+        out_dir: The run folder to create.
+        seed: Seed of the patient split and of the first member.
+        time_budget: Seconds for the whole run (default: the preset's, 30 minutes);
+            each member gets an equal share of what is left when it starts, and a
+            member starts only while time is left (the first always trains at least
+            one epoch).
+        weights: Backbone weights: ``"auto"`` (a local copy found by
+            :func:`cxrkeras.presets.find_weights`, else a download), a local file,
+            ``"imagenet"`` (download) or ``None`` (random initialisation).
+        val_fraction: Share of the patients used for validation.
+        overwrite: Replace files in an existing ``out_dir``.
+        resume: Continue an interrupted run in ``out_dir`` (finished members are kept).
+        verbose: Keras progress output.
+        **overrides: Preset fields to replace (``epochs=2``, ``members=1``, ...).
+
+    Returns:
+        The run folder (``model.keras``, ``run.json``, ``validation.json``,
+        ``members/<i>/history.csv``).
+    """
+    from cxrkeras.backbones import transfer_classifier
+    from cxrkeras.data import make_dataset
+    from cxrkeras.datasets import scan
+    from cxrkeras.evaluate import collect_predictions, evaluate_scores
+    from cxrkeras.runs import RunConfig, prepare_out_dir, save_run
+    from cxrkeras.splits import patient_split
+    from cxrkeras.thresholds import choose_threshold
+    from cxrkeras.train import fit
+
+    spec = for_device(get_preset(preset, **overrides))
+    budget = float(spec.time_budget if time_budget is None else time_budget)
+    if budget <= 0:
+        raise ValueError(f"time_budget must be positive seconds; got {time_budget!r}.")
+    if weights == "auto":
+        weights = find_weights(spec.backbone, spec.alpha)
+    start = time.perf_counter()
+
+    table = data if isinstance(data, pd.DataFrame) else scan(data)
+    pool = table[table["split"] != "test"]
+    if pool.empty:
+        raise ValueError("No training images: the data holds only a 'test' split.")
+    three = spec.classes == "three_class"
+    pool = patient_split(
+        pool,
+        val_fraction=val_fraction,
+        test_fraction=0.0,
+        seed=seed,
+        stratify="subtype" if three else "label",
+    )
+    label_mode = "three_class" if three else "binary"
+    size = int(spec.image_size)
+    common = {"image_size": size, "label_mode": label_mode, "batch_size": spec.batch_size}
+    val_ds = make_dataset(pool, split="val", **common)
+    train_rows = pool[pool["split"] == "train"]
+    if three:
+        codes = train_rows["subtype"].map({"normal": 0, "bacteria": 1, "virus": 2})
+    else:
+        codes = (train_rows["label"] == "PNEUMONIA").astype(int)
+    class_weight = balanced_class_weight(codes) if spec.class_weight == "balanced" else None
+    num_classes = 3 if three else 1
+
+    out = Path(out_dir)
+    if not (resume and (out / "members").is_dir()):
+        out = prepare_out_dir(out, overwrite=overwrite)
+    members, histories, stopped = [], [], []
+    for i in range(spec.members):
+        member_dir = out / "members" / str(i)
+        done = member_dir / "model.keras"
+        if resume and done.is_file():
+            members.append(keras.saving.load_model(done))
+            histories.append(_epochs_logged(member_dir))
+            stopped.append(False)
+            continue
+        left = budget - (time.perf_counter() - start)
+        if left <= 0 and members:
+            break  # the first member always trains at least one epoch
+        share = max(left, 0.0) / (spec.members - i)
+        keras.utils.set_random_seed(seed + i)
+        net = transfer_classifier(
+            spec.backbone,
+            num_classes=num_classes,
+            input_shape=(size, size, 1),
+            weights=weights,
+            freeze_backbone=False,
+            alpha=spec.alpha,
+            name=f"member{i}",
+        )
+        train_ds = make_dataset(
+            pool, split="train", shuffle=True, seed=seed + i, augment=spec.augment, **common
+        )
+        schedule = CosineBudget(spec.learning_rate, spec.epochs, seconds=share)
+        loss_cls = (
+            keras.losses.CategoricalCrossentropy if three else keras.losses.BinaryCrossentropy
+        )
+        recipe = Recipe(
+            name=spec.name,
+            optimizer="adam",
+            learning_rate=spec.learning_rate,
+            loss=loss_cls(label_smoothing=spec.label_smoothing),
+            class_weight=class_weight,
+            epochs=spec.epochs,
+            patience=None,
+            batch_size=spec.batch_size,
+            description=spec.description,
+        )
+        fit(
+            net,
+            train_ds,
+            val_ds,
+            recipe=recipe,
+            out_dir=member_dir,
+            callbacks=[schedule],
+            verbose=verbose,
+        )
+        (member_dir / "best.keras").unlink(missing_ok=True)  # the final weights are kept
+        net.save(done)
+        members.append(net)
+        histories.append(_epochs_logged(member_dir))
+        stopped.append(schedule.stopped_early)
+    seconds = time.perf_counter() - start
+
+    model = average_models(members, name=spec.name)
+    y_val, s_val = collect_predictions(model, val_ds)
+    threshold, method = 0.5, "argmax" if three else "fixed"
+    if not three:
+        method = spec.threshold_method
+        threshold = float(choose_threshold(y_val, s_val, method=method))
+    val_result = evaluate_scores(y_val, s_val, threshold=threshold, class_names=val_ds.class_names)
+    (out / "validation.json").write_text(val_result.to_json())
+    counts = pool.groupby("split").size().to_dict()
+    config = RunConfig(
+        model_name=spec.name,
+        image_size=(size, size),
+        label_mode=label_mode,
+        class_names=tuple(val_ds.class_names),
+        threshold=threshold,
+        threshold_method=method,
+        preprocessing={"normalization": "unit", "resize": "stretch"},
+        training={
+            "preset": json.loads(json.dumps(spec.as_dict(), default=list)),
+            "weights": str(weights),
+            "members_trained": len(members),
+            "epochs_run": histories,
+            "seconds": round(seconds, 1),
+            "time_budget": budget,
+            "stopped_by_time_budget": bool(any(stopped) or len(members) < spec.members),
+            "images": {k: int(v) for k, v in counts.items()},
+            "patients": int(pool["patient_id"].nunique()),
+            "seed": seed,
+        },
+    )
+    return save_run(out, model, config)
+
+
+def _epochs_logged(member_dir: Path) -> int:
+    log = member_dir / "history.csv"
+    return int(len(pd.read_csv(log))) if log.is_file() else 0
