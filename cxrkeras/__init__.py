@@ -40,6 +40,7 @@ from cxrkeras.datasets import download_kermany, find_root, scan
 from cxrkeras.demo import demo
 from cxrkeras.dummy_class import add_dummy_class, dummy_class_labels
 from cxrkeras.embed import embeddings, evaluate_knn, knn_classifier, plot_projection, project
+from cxrkeras.ensemble import average_models, train_preset
 from cxrkeras.evaluate import collect_predictions, evaluate, evaluate_scores
 from cxrkeras.explain import activation_map, overlay, plot_explanations
 from cxrkeras.gan import ACGAN, acgan, discriminator_classifier
@@ -51,6 +52,7 @@ from cxrkeras.models import binary_cnn, categorical_from_binary, cnn_94, cnn_v2,
 from cxrkeras.occlusion import occlusion
 from cxrkeras.phantoms import make_phantoms, phantom_arrays
 from cxrkeras.preprocessing import Preprocessing
+from cxrkeras.presets import PRESETS, Preset, get_preset
 from cxrkeras.recipes import RECIPES, Recipe, get_recipe
 from cxrkeras.registry import MODEL_NAMES, get_model
 from cxrkeras.results import EvaluationResult, compare
@@ -69,6 +71,7 @@ __all__ = [
     "activation_map",
     "add_dummy_class",
     "alexnet",
+    "average_models",
     "Augmentation",
     "BACKBONE_NAMES",
     "binary_cnn",
@@ -100,6 +103,7 @@ __all__ = [
     "find_root",
     "fit",
     "get_model",
+    "get_preset",
     "get_recipe",
     "gradcam",
     "gradcam_plus_plus",
@@ -122,6 +126,8 @@ __all__ = [
     "phantom_arrays",
     "plot_explanations",
     "plot_projection",
+    "Preset",
+    "PRESETS",
     "Preprocessing",
     "project",
     "random_split_leakage",
@@ -135,6 +141,7 @@ __all__ = [
     "scan",
     "synthesize",
     "train_run",
+    "train_preset",
     "transfer_classifier",
     "transposed_autoencoder",
     "VAE",

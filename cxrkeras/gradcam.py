@@ -14,6 +14,7 @@ References:
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -136,10 +137,37 @@ def _to_input_size(cams: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(resized / (peak + _EPSILON), 0.0, 1.0).astype(np.float32)
 
 
+def _average_members(model) -> list:
+    """The member models of an ensemble whose output averages them, else ``[]``."""
+    layers = getattr(model, "layers", [])
+    if len(layers) < 3 or not isinstance(layers[-1], keras.layers.Average):
+        return []
+    members = [layer for layer in layers[1:-1]]
+    if not all(isinstance(m, keras.Model) for m in members):
+        return []
+    return members
+
+
+def _explain_ensemble(model, members, batch, class_index, batch_size, weigh):
+    """Mean of the members' maps for the ensemble's class (predicted or requested)."""
+    classes = _requested_classes(class_index, len(batch), _num_units(model))
+    if (classes < 0).any():
+        probs = np.asarray(model.predict(batch, batch_size=batch_size, verbose=0))
+        predicted = (probs[:, 0] >= 0.5) if probs.shape[-1] == 1 else probs.argmax(-1)
+        classes = np.where(classes < 0, predicted.astype(np.int64), classes)
+    maps = np.mean([_explain(m, batch, classes, None, batch_size, weigh) for m in members], axis=0)
+    peak = maps.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+
+
 def _explain(model, images, class_index, layer_name, batch_size, weigh):
     batch, single = as_batch(images)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    members = _average_members(model) if layer_name is None else []
+    if members:
+        maps = _explain_ensemble(model, members, batch, class_index, batch_size, weigh)
+        return maps[0] if single else maps
     _, path = find_layer(model, layer_name)
     classes = _requested_classes(class_index, len(batch), _num_units(model))
     maps = []
@@ -176,7 +204,9 @@ def gradcam(model, images, *, class_index=None, layer_name=None, batch_size: int
             all images, or one int per image. For one sigmoid unit, 1 (PNEUMONIA) explains
             ``+logit`` and 0 (NORMAL) explains ``-logit``.
         layer_name: Convolutional layer (name, dotted path into nested models, or layer);
-            None picks the last layer with a 4-D output.
+            None picks the last layer with a 4-D output. For an ensemble that averages
+            nested member models (:func:`cxrkeras.ensemble.average_models`), None gives
+            the mean of the members' maps, each for the ensemble's class.
         batch_size: Images per forward/backward pass.
 
     Returns:

@@ -226,3 +226,37 @@ def test_cli_lists_the_presets(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "best_binary" in capsys.readouterr().out
+
+
+def _conv_member(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((12, 12, 1), name="image")
+    f = keras.layers.Conv2D(4, 3, activation="relu", name=f"conv{seed}")(x)
+    g = keras.layers.GlobalAveragePooling2D(name=f"gap{seed}")(f)
+    out = keras.layers.Dense(1, activation="sigmoid", name=f"out{seed}")(g)
+    return keras.Model(x, out, name=f"member{seed}")
+
+
+def test_gradcam_of_an_ensemble_averages_the_members_maps():
+    import cxrkeras
+
+    members = [_conv_member(0), _conv_member(1)]
+    ensemble = average_models(members)
+    images = np.random.default_rng(2).random((3, 12, 12, 1), dtype=np.float32)
+    got = cxrkeras.gradcam(ensemble, images, class_index=1)
+    mean = np.mean([cxrkeras.gradcam(m, images, class_index=1) for m in members], axis=0)
+    expected = mean / mean.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    last_only = cxrkeras.gradcam(ensemble, images, class_index=1, layer_name="member1.conv1")
+    assert not np.allclose(got, last_only), "an explicit layer still explains one member"
+
+
+def test_same_seed_same_run(phantom_root, tmp_path):
+    weights = []
+    for name in ("a", "b"):
+        run = train_preset(
+            phantom_root, "best_binary", out_dir=tmp_path / name, weights=None, members=1,
+            verbose=0, **TINY,
+        )  # fmt: skip
+        weights.append(np.concatenate([w.ravel() for w in load_run(run)[0].get_weights()]))
+    np.testing.assert_array_equal(weights[0], weights[1])
