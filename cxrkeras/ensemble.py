@@ -169,7 +169,8 @@ def train_preset(
     from cxrkeras.thresholds import choose_threshold
     from cxrkeras.train import fit
 
-    spec = for_device(get_preset(preset, **overrides))
+    spec = for_device(get_preset(preset))
+    spec = spec.replace(**overrides) if overrides else spec  # the caller's settings win
     budget = float(spec.time_budget if time_budget is None else time_budget)
     if budget <= 0:
         raise ValueError(f"time_budget must be positive seconds; got {time_budget!r}.")

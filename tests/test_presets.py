@@ -48,6 +48,20 @@ def test_presets_are_complete_and_overridable():
         get_preset("best_binary", epoch=3)
 
 
+def test_gpu_overrides_apply_only_with_a_gpu(monkeypatch):
+    import tensorflow as tf
+
+    from cxrkeras.presets import for_device
+
+    preset = get_preset("best_binary")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert for_device(preset) == preset
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    scaled = for_device(preset)
+    assert scaled.epochs == preset.gpu["epochs"] > preset.epochs
+    assert scaled.members == preset.gpu["members"] > preset.members
+
+
 def test_weight_file_names_match_keras():
     assert weight_file_name("mobilenet", 0.25) == "mobilenet_2_5_224_tf_no_top.h5"
     with pytest.raises(ValueError, match="alpha"):
