@@ -274,3 +274,34 @@ def test_same_seed_same_run(phantom_root, tmp_path):
         )  # fmt: skip
         weights.append(np.concatenate([w.ravel() for w in load_run(run)[0].get_weights()]))
     np.testing.assert_array_equal(weights[0], weights[1])
+
+
+@pytest.mark.slow
+def test_best_binary_learns_real_x_rays(real_data, weights_dir, tmp_path):
+    """One short member with the real ImageNet weights separates held-out patients."""
+    import cxrkeras
+
+    table = cxrkeras.scan(real_data)
+    ids = table["patient_id"].drop_duplicates().sample(400, random_state=0)
+    table = cxrkeras.holdout_split(table[table["patient_id"].isin(set(ids))], seed=0)
+    weights = weights_dir / weight_file_name("mobilenet", 0.25)
+    run = train_preset(
+        table, "best_binary", out_dir=tmp_path / "run", weights=str(weights), members=1,
+        epochs=2, image_size=128, verbose=0,
+    )  # fmt: skip
+    _, summary = evaluate_run(run, table, split="test", bootstrap=0)
+    assert summary["roc_auc"] > 0.9
+    assert summary["accuracy"] > 0.8
+
+
+def test_three_class_preset_needs_subtypes(tmp_path):
+    import cv2
+
+    for label in ("NORMAL", "PNEUMONIA"):
+        folder = tmp_path / "data" / "train" / label
+        folder.mkdir(parents=True)
+        for i in range(12):
+            cv2.imwrite(str(folder / f"{label.lower()}{i}.png"), np.full((8, 8), i, np.uint8))
+    with pytest.raises(ValueError, match="expects only"):
+        train_preset(tmp_path / "data", "best_three_class", out_dir=tmp_path / "run", weights=None)
+    assert not (tmp_path / "run").exists()
