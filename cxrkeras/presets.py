@@ -46,7 +46,8 @@ class Preset:
         class_weight: ``"balanced"`` (inverse class frequency) or ``None``.
         members: Networks trained with different seeds and averaged.
         batch_size: Training batch size.
-        threshold_method: How the binary threshold is chosen on validation patients.
+        threshold_method: The binary threshold rule (:func:`cxrkeras.choose_threshold`):
+            ``"fixed"`` (0.5), or ``"youden"`` / ``"eer"`` chosen on validation patients.
         time_budget: Default wall-clock budget in seconds for the whole run.
         gpu: Overrides applied when TensorFlow sees a GPU.
         description: The choices, in words.
@@ -107,15 +108,16 @@ PRESETS: dict[str, Preset] = {
         augment=ROBUST_AUGMENT,
         epochs=8,
         members=2,
-        threshold_method="eer",
+        threshold_method="fixed",
         gpu={"epochs": 16, "members": 5},
         description=(
             "NORMAL vs PNEUMONIA: MobileNet (width 0.25, ImageNet weights) fine-tuned end "
             "to end at 224 px; rotation, shift, independent x/y zoom and brightness "
             "augmentation; balanced class weights; Adam 1e-3 with cosine decay over 8 "
             "epochs; final weights (no early stopping); 2 members with different seeds, "
-            "probabilities averaged; threshold at the equal error rate on validation "
-            "patients."
+            "probabilities averaged; threshold 0.5, the equal-cost boundary under "
+            "balanced class weights (thresholds fitted on the nearly separable "
+            "validation patients wandered between 0.15 and 0.61 from seed to seed)."
         ),
     ),
     "best_three_class": Preset(

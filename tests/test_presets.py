@@ -152,7 +152,7 @@ def binary_run(phantom_root, tmp_path_factory):
 
 def test_train_preset_writes_a_run_that_evaluates(binary_run, phantom_root):
     model, config = load_run(binary_run)
-    assert config.model_name == "best_binary" and config.threshold_method == "eer"
+    assert config.model_name == "best_binary" and config.threshold_method == "fixed"
     members = PRESETS["best_binary"].members
     assert members >= 2 and config.training["members_trained"] == members
     assert config.training["epochs_run"] == [1] * members
@@ -161,7 +161,7 @@ def test_train_preset_writes_a_run_that_evaluates(binary_run, phantom_root):
     assert (binary_run / "members" / str(members - 1) / "model.keras").is_file()
     assert not (binary_run / "members" / "0" / "best.keras").exists()
     _, summary = evaluate_run(binary_run, phantom_root, bootstrap=20)
-    assert summary["n"] == 24 and summary["threshold"] == config.threshold
+    assert summary["n"] == 24 and summary["threshold"] == config.threshold == 0.5
     for key in ("accuracy", "sensitivity", "specificity", "roc_auc", "f1"):
         assert key in summary
 
