@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 
 
 def _models_help() -> str:
@@ -157,7 +158,12 @@ def _run(args) -> int:
 
         print("\npresets (cxrkeras train --model NAME):")
         for name, preset in PRESETS.items():
-            print(f"  {name}: {preset.description}")
+            gpu = ", ".join(f"{k} {v}" for k, v in preset.gpu.items())
+            text = f"{preset.description} On a GPU: {gpu}."
+            print(
+                f"  {name}\n"
+                + textwrap.fill(text, 88, initial_indent=" " * 4, subsequent_indent=" " * 4)
+            )
         return 0
     if args.command == "demo":
         from cxrkeras.demo import demo
