@@ -31,7 +31,6 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import f1_score, recall_score, roc_auc_score, roc_curve  # noqa: E402
 
 import cxrkeras  # noqa: E402
-from cxrkeras.ensemble import balanced_class_weight  # noqa: E402
 from cxrkeras.presets import weight_file_name  # noqa: E402
 
 AUGMENTS = {
@@ -107,14 +106,13 @@ def main() -> None:
         freeze_backbone=False, num_classes=3 if three else 1,
     )  # fmt: skip
     train_rows = table[table["split"] == "train"]
-    codes = train_rows["subtype"].map(SUBTYPES) if three else train_rows["label"] == "PNEUMONIA"
     steps = int(np.ceil(len(train_rows) / 32)) * args.epochs
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
     loss = "categorical_crossentropy" if three else "binary_crossentropy"
     model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
     start = time.perf_counter()
     model.fit(train, validation_data=val, epochs=args.epochs, verbose=2, shuffle=False,
-              class_weight=balanced_class_weight(codes.astype(int)))  # fmt: skip
+              class_weight=cxrkeras.class_weights(table, label_mode=label_mode, split="train"))  # fmt: skip
     result = {"args": vars(args), "train_seconds": round(time.perf_counter() - start)}
 
     def predict(images):

@@ -11,6 +11,8 @@ channels last; models that need another range (ImageNet backbones) convert insid
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 BINARY_CLASSES: tuple[str, ...] = ("NORMAL", "PNEUMONIA")
@@ -81,3 +83,18 @@ def as_batch(images) -> tuple[np.ndarray, bool]:
         f"Expected one image (H, W, C) or a batch (B, H, W, C); got an array of shape "
         f"{arr.shape}. Add a channel axis for grayscale images: img[..., None]."
     )
+
+
+def replace_fields(settings, overrides: dict, kind: str):
+    """``dataclasses.replace`` that names unknown fields (``kind``: "recipe", "preset").
+
+    Example:
+        >>> from cxrkeras.recipes import get_recipe
+        >>> replace_fields(get_recipe("report_b"), {"epochs": 2}, "recipe").epochs
+        2
+    """
+    valid = [f.name for f in dataclasses.fields(settings)]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(f"Unknown {kind} setting(s) {unknown}. Valid settings: {valid}.")
+    return dataclasses.replace(settings, **overrides)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
 
 from cxrkeras.presets import Preset, find_weights, for_device, get_preset
@@ -103,21 +102,6 @@ def average_models(models: list[keras.Model], *, name: str = "ensemble") -> kera
     return keras.Model(inputs, outputs, name=name)
 
 
-def balanced_class_weight(labels) -> dict[int, float]:
-    """Inverse-frequency class weights ``n / (k * n_c)`` (scikit-learn's "balanced").
-
-    Example:
-        >>> balanced_class_weight([0, 1, 1, 1])
-        {0: 2.0, 1: 0.6666666666666666}
-    """
-    labels = np.asarray(labels).astype(int)
-    classes, counts = np.unique(labels, return_counts=True)
-    return {
-        int(c): float(len(labels) / (len(classes) * n))
-        for c, n in zip(classes, counts, strict=True)
-    }
-
-
 def train_preset(
     data,
     preset: str | Preset,
@@ -161,10 +145,10 @@ def train_preset(
         ``members/<i>/history.csv``).
     """
     from cxrkeras.backbones import transfer_classifier
-    from cxrkeras.data import make_dataset
+    from cxrkeras.data import class_weights, make_dataset
     from cxrkeras.datasets import scan
     from cxrkeras.evaluate import collect_predictions, evaluate_scores
-    from cxrkeras.runs import RunConfig, prepare_out_dir, save_run
+    from cxrkeras.runs import RunConfig, epochs_logged, prepare_out_dir, save_run
     from cxrkeras.splits import patient_split
     from cxrkeras.thresholds import choose_threshold
     from cxrkeras.train import fit
@@ -194,12 +178,9 @@ def train_preset(
     size = int(spec.image_size)
     common = {"image_size": size, "label_mode": label_mode, "batch_size": spec.batch_size}
     val_ds = make_dataset(pool, split="val", **common)
-    train_rows = pool[pool["split"] == "train"]
-    if three:
-        codes = train_rows["subtype"].map({"normal": 0, "bacteria": 1, "virus": 2})
-    else:
-        codes = (train_rows["label"] == "PNEUMONIA").astype(int)
-    class_weight = balanced_class_weight(codes) if spec.class_weight == "balanced" else None
+    class_weight = None
+    if spec.class_weight == "balanced":
+        class_weight = class_weights(pool, label_mode=label_mode, split="train")
     num_classes = 3 if three else 1
 
     out = Path(out_dir)
@@ -211,7 +192,7 @@ def train_preset(
         done = member_dir / "model.keras"
         if resume and done.is_file():
             members.append(keras.saving.load_model(done))
-            histories.append(_epochs_logged(member_dir))
+            histories.append(epochs_logged(member_dir))
             stopped.append(False)
             continue
         left = budget - (time.perf_counter() - start)
@@ -258,7 +239,7 @@ def train_preset(
         (member_dir / "best.keras").unlink(missing_ok=True)  # the final weights are kept
         net.save(done)
         members.append(net)
-        histories.append(_epochs_logged(member_dir))
+        histories.append(epochs_logged(member_dir))
         stopped.append(schedule.stopped_early)
     seconds = time.perf_counter() - start
 
@@ -293,8 +274,3 @@ def train_preset(
         },
     )
     return save_run(out, model, config)
-
-
-def _epochs_logged(member_dir: Path) -> int:
-    log = member_dir / "history.csv"
-    return int(len(pd.read_csv(log))) if log.is_file() else 0

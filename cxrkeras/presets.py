@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cxrkeras._common import replace_fields
+
 # Where local ImageNet weight files are looked for, after CXRKERAS_WEIGHTS_DIR.
 WEIGHT_DIRS: tuple[str, ...] = ("weights", os.path.join("..", "shared", "weights"))
 
@@ -80,11 +82,7 @@ class Preset:
             >>> get_preset("best_binary").replace(epochs=2).epochs
             2
         """
-        valid = [f.name for f in dataclasses.fields(self)]
-        unknown = sorted(set(overrides) - set(valid))
-        if unknown:
-            raise ValueError(f"Unknown preset setting(s) {unknown}. Valid settings: {valid}.")
-        return dataclasses.replace(self, **overrides)
+        return replace_fields(self, overrides, "preset")
 
     def as_dict(self) -> dict:
         """The settings as a JSON-ready dict (saved in ``run.json``)."""

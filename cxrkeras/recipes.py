@@ -11,11 +11,12 @@ in its ``description``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import keras
+
+from cxrkeras._common import replace_fields
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,7 @@ class Recipe:
             >>> get_recipe("report_b").replace(learning_rate=0.01).learning_rate
             0.01
         """
-        valid = [f.name for f in dataclasses.fields(self)]
-        unknown = sorted(set(overrides) - set(valid))
-        if unknown:
-            raise ValueError(f"Unknown recipe setting(s) {unknown}. Valid settings: {valid}.")
-        return dataclasses.replace(self, **overrides)
+        return replace_fields(self, overrides, "recipe")
 
 
 RECIPES: dict[str, Recipe] = {

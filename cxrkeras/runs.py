@@ -132,6 +132,15 @@ def load_run(path: str | os.PathLike) -> tuple[keras.Model, RunConfig]:
     return model, config
 
 
+def epochs_logged(run_dir: str | os.PathLike) -> int:
+    """Epochs recorded in ``run_dir/history.csv`` (the CSV log of ``cxrkeras.fit``), or 0."""
+    log = Path(run_dir) / "history.csv"
+    if not log.is_file():
+        return 0
+    with open(log, newline="") as handle:
+        return max(sum(1 for line in handle if line.strip()) - 1, 0)
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stop training before a wall-clock budget runs out.
 

@@ -17,7 +17,14 @@ import pandas as pd
 
 from cxrkeras._common import MODEL_DEFAULTS, THREE_CLASS_MODELS
 from cxrkeras.presets import PRESETS
-from cxrkeras.runs import RunConfig, TimeBudget, load_run, prepare_out_dir, save_run
+from cxrkeras.runs import (
+    RunConfig,
+    TimeBudget,
+    epochs_logged,
+    load_run,
+    prepare_out_dir,
+    save_run,
+)
 
 
 def select_split(table: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
@@ -184,7 +191,7 @@ def train_run(
         preprocessing={"normalization": "unit", "resize": "stretch"},
         training={
             "recipe": recipe,
-            "epochs_run": _epochs_run(out),
+            "epochs_run": epochs_logged(out),
             "seconds": round(seconds, 1),
             "stopped_by_time_budget": bool(budget and budget.stopped_early),
             "images": {k: int(v) for k, v in counts.items()},
@@ -232,11 +239,6 @@ DEFAULT_AUGMENT = {
     "height_shift_range": 0.1,
     "zoom_range": 0.1,
 }
-
-
-def _epochs_run(out: Path) -> int:
-    log = out / "history.csv"
-    return int(len(pd.read_csv(log))) if log.is_file() else 0
 
 
 def evaluate_run(

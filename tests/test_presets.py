@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cxrkeras.cli import main
-from cxrkeras.ensemble import CosineBudget, average_models, balanced_class_weight, train_preset
+from cxrkeras.ensemble import CosineBudget, average_models, train_preset
 from cxrkeras.phantoms import make_phantoms
 from cxrkeras.presets import PRESETS, find_weights, get_preset, weight_file_name
 from cxrkeras.runs import load_run
@@ -132,13 +132,6 @@ def test_average_models_averages_and_reloads(tmp_path):
     assert average_models([members[0]]) is members[0]
     with pytest.raises(ValueError, match="at least one"):
         average_models([])
-
-
-def test_balanced_class_weight_equalises_classes():
-    weights = balanced_class_weight([0, 1, 1, 1, 2, 2])
-    counts = {0: 1, 1: 3, 2: 2}
-    totals = {c: weights[c] * n for c, n in counts.items()}
-    assert len(set(np.round(list(totals.values()), 9))) == 1
 
 
 @pytest.fixture(scope="module")
