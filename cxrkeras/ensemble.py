@@ -207,6 +207,7 @@ def train_preset(
             weights=weights,
             freeze_backbone=False,
             alpha=spec.alpha,
+            bn_momentum=spec.bn_momentum,
             name=f"member{i}",
         )
         train_ds = make_dataset(

@@ -39,6 +39,8 @@ class Preset:
         classes: ``"binary"`` or ``"three_class"``.
         backbone: A :data:`cxrkeras.backbones.BACKBONE_NAMES` family.
         alpha: Width multiplier of MobileNet / MobileNetV2.
+        bn_momentum: Batch-norm momentum of the fine-tuned backbone (``None``: the
+            family's own; see :func:`cxrkeras.transfer_classifier`).
         image_size: Input side in pixels.
         augment: ImageDataGenerator-style arguments for training images
             (:class:`cxrkeras.augment.Augmentation`).
@@ -59,6 +61,7 @@ class Preset:
     classes: str = "binary"
     backbone: str = "mobilenet"
     alpha: float = 0.25
+    bn_momentum: float | None = None
     image_size: int = 224
     augment: dict = field(default_factory=dict)
     learning_rate: float = 1e-3

@@ -213,6 +213,32 @@ def test_transfer_argument_errors(tmp_path):
         )
 
 
+def test_bn_momentum_moves_the_moving_statistics(tmp_path):
+    """MobileNetV2's own 0.999 barely moves in a step; 0.9 moves them 100x as far."""
+    x = random_images(SMALL, batch=8)
+    y = np.zeros((8, 1), "float32")
+    moved = {}
+    for momentum in (None, 0.9):
+        keras.utils.set_random_seed(0)
+        model = transfer_classifier(
+            "mobilenetv2", input_shape=SMALL, weights=None, freeze_backbone=False,
+            bn_momentum=momentum,
+        )  # fmt: skip
+        bn = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        assert {layer.momentum for layer in bn} == {0.999 if momentum is None else 0.9}
+        before = np.asarray(bn[0].moving_mean).copy()
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="binary_crossentropy")
+        model.train_on_batch(x, y)
+        moved[momentum] = np.abs(np.asarray(bn[0].moving_mean) - before).sum()
+        if momentum is not None:
+            model.save(tmp_path / "m.keras")
+            loaded = keras.saving.load_model(tmp_path / "m.keras")
+            assert loaded.get_layer(bn[0].name).momentum == 0.9
+    np.testing.assert_allclose(moved[0.9] / moved[None], 100.0, rtol=1e-3)
+    with pytest.raises(ValueError, match="bn_momentum"):
+        transfer_classifier("mobilenet", input_shape=SMALL, weights=None, bn_momentum=1.0)
+
+
 def test_replace_head_keeps_backbone_weights_independently(tmp_path):
     binary = transfer_classifier(
         "mobilenet",
