@@ -98,17 +98,34 @@ def collect_predictions(
     if hasattr(data, "cardinality"):
         card = int(data.cardinality())
         total = card if card >= 0 else None
+    first = None  # the first batch's size: smaller batches are padded up to it
     for batch in tqdm(_batches(data), total=total, disable=not verbose, desc="predict"):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise ValueError(
                 "Each batch must be (images, labels); got batches without labels. Build "
                 "the dataset with labels, e.g. tf.data.Dataset.from_tensor_slices((x, y))."
             )
-        scores.append(_single_output(model.predict_on_batch(batch[0])))
+        first = first or len(batch[0])
+        scores.append(_predict_padded(model, batch[0], first))
         labels.append(np.asarray(batch[1]))
     if not scores:
         raise ValueError("The dataset yielded no batches; nothing to evaluate.")
     return np.concatenate(labels), np.concatenate(scores)
+
+
+def _predict_padded(model: keras.Model, images, size: int) -> np.ndarray:
+    """Predict one batch; a smaller (last) batch is zero-padded to ``size`` rows.
+
+    The model's predict function then keeps the one graph traced for the first batch:
+    a new batch size would trace it again (seconds for a large backbone, and
+    TensorFlow's retracing warning when several models are evaluated in a row).
+    """
+    n = len(images)
+    if n >= size or not hasattr(images, "shape"):
+        return _single_output(model.predict_on_batch(images))
+    images = np.asarray(images)
+    padding = np.zeros((size - n, *images.shape[1:]), dtype=images.dtype)
+    return _single_output(model.predict_on_batch(np.concatenate([images, padding])))[:n]
 
 
 def _single_output(scores) -> np.ndarray:

@@ -178,6 +178,16 @@ def test_collect_predictions_order_matches_dataset_order():
     np.testing.assert_array_equal(labels, (scores[:, 0] > 0.5).astype(int))
 
 
+def test_collect_predictions_traces_once_for_a_smaller_last_batch():
+    x, y = _brightness_data(20)
+    model = _brightness_model()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(6)  # 6, 6, 6, 2
+    labels, scores = collect_predictions(model, ds)
+    assert model.predict_function.experimental_get_tracing_count() == 1
+    np.testing.assert_array_equal(labels, y)
+    np.testing.assert_allclose(scores, model.predict(x, verbose=0), rtol=1e-6)
+
+
 def test_compiled_loss_matches_keras_evaluate():
     x, y = _brightness_data(30)
     model = _brightness_model(compiled=True)
