@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import cxrkeras  # noqa: E402
 from cxrkeras.data import make_dataset  # noqa: E402
-from cxrkeras.ensemble import train_preset  # noqa: E402
+from cxrkeras.ensemble import preset_split, train_preset  # noqa: E402
 from cxrkeras.evaluate import collect_predictions  # noqa: E402
 from cxrkeras.presets import PRESETS  # noqa: E402
 from cxrkeras.thresholds import choose_threshold  # noqa: E402
@@ -72,16 +72,8 @@ def _scores(model, table: pd.DataFrame, label_mode: str, size: int):
 
 def _threshold_rules(run: Path, table: pd.DataFrame, size: int) -> dict:
     """Held-out accuracy / sensitivity / specificity at other validation-chosen rules."""
-    from cxrkeras.splits import patient_split
-
     model, config = cxrkeras.load_run(run)
-    pool = patient_split(
-        table[table["split"] != "test"],
-        val_fraction=0.15,
-        test_fraction=0.0,
-        seed=config.training["seed"],
-        stratify="label",
-    )
+    pool = preset_split(table, seed=config.training["seed"])
     val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
     y_val, s_val = _scores(model, val, "binary", size)
     y_test, s_test = _scores(model, table, "binary", size)

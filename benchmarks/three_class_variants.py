@@ -36,13 +36,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from accuracy import _limit  # noqa: E402  (benchmarks/accuracy.py)
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import cxrkeras  # noqa: E402
 from cxrkeras.data import make_dataset  # noqa: E402
-from cxrkeras.ensemble import train_preset  # noqa: E402
+from cxrkeras.ensemble import preset_split, train_preset  # noqa: E402
+from cxrkeras.evaluate import collect_predictions  # noqa: E402
 from cxrkeras.presets import PRESETS  # noqa: E402
-from cxrkeras.splits import patient_split  # noqa: E402
 
 MILD = {"rotation_range": 10, "width_shift_range": 0.1, "height_shift_range": 0.1,
         "zoom_range": 0.1}  # fmt: skip
@@ -62,11 +63,11 @@ TTA = {
 
 
 def _predict(model, dataset, transform=None) -> tuple[np.ndarray, np.ndarray]:
-    ys, ss = [], []
-    for x, y in dataset:
-        ss.append(np.asarray(model(x if transform is None else transform(x), training=False)))
-        ys.append(np.asarray(y))
-    return np.concatenate(ys).argmax(1), np.concatenate(ss)
+    """Class ids and probabilities; ``transform`` alters the images first (TTA)."""
+    if transform is not None:
+        dataset = dataset.map(lambda x, y: (transform(x), y))
+    y, s = collect_predictions(model, dataset)
+    return y.argmax(1), s
 
 
 def _figures(y: np.ndarray, s: np.ndarray, bias: np.ndarray | float = 0.0) -> dict:
@@ -89,9 +90,7 @@ def run_variant(name: str, split, seed: int, work: Path, epochs: int | None = No
     minutes = (time.perf_counter() - start) / 60
     model, config = cxrkeras.load_run(run)
     size = spec.image_size
-    # the validation patients train_preset chose
-    pool = patient_split(split[split["split"] != "test"], val_fraction=0.15, test_fraction=0.0,
-                         seed=seed, stratify="subtype")  # fmt: skip
+    pool = preset_split(split, seed=seed, three_class=True)  # the run's validation patients
     val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
     common = {"split": "test", "image_size": size, "label_mode": "three_class", "batch_size": 64}
     y_val, s_val = _predict(model, make_dataset(val, **common))
@@ -159,9 +158,7 @@ def main() -> None:
     tf.get_logger().setLevel("ERROR")
     table = cxrkeras.scan(args.data)
     table = table[table["split"] != "test"].reset_index(drop=True)
-    if args.limit:
-        ids = table["patient_id"].drop_duplicates().sample(frac=1.0, random_state=args.seed)
-        table = table[table["patient_id"].isin(set(ids[: args.limit]))].reset_index(drop=True)
+    table = _limit(table, args.limit, args.seed)
     split = cxrkeras.holdout_split(table, val_fraction=0.15, test_fraction=0.2, seed=args.seed,
                                    stratify="subtype")  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="cxrkeras_variants_"))

@@ -102,6 +102,32 @@ def average_models(models: list[keras.Model], *, name: str = "ensemble") -> kera
     return keras.Model(inputs, outputs, name=name)
 
 
+def preset_split(
+    table: pd.DataFrame, *, seed: int = 0, three_class: bool = False, val_fraction: float = 0.15
+) -> pd.DataFrame:
+    """The rows :func:`train_preset` trains on, split by patient into train and val.
+
+    Every row outside a ``test`` split is pooled and ``val_fraction`` of the patients go
+    to validation, stratified by subtype for three classes and by label otherwise. Call
+    it with a run's seed to recover the validation patients its threshold was chosen on.
+
+    Raises:
+        ValueError: if the table holds only a ``test`` split.
+    """
+    from cxrkeras.splits import patient_split
+
+    pool = table[table["split"] != "test"]
+    if pool.empty:
+        raise ValueError("No training images: the data holds only a 'test' split.")
+    return patient_split(
+        pool,
+        val_fraction=val_fraction,
+        test_fraction=0.0,
+        seed=seed,
+        stratify="subtype" if three_class else "label",
+    )
+
+
 def train_preset(
     data,
     preset: str | Preset,
@@ -149,7 +175,6 @@ def train_preset(
     from cxrkeras.datasets import scan
     from cxrkeras.evaluate import collect_predictions, evaluate_scores
     from cxrkeras.runs import RunConfig, epochs_logged, prepare_out_dir, save_run
-    from cxrkeras.splits import patient_split
     from cxrkeras.thresholds import choose_threshold
     from cxrkeras.train import fit
 
@@ -163,17 +188,8 @@ def train_preset(
     start = time.perf_counter()
 
     table = data if isinstance(data, pd.DataFrame) else scan(data)
-    pool = table[table["split"] != "test"]
-    if pool.empty:
-        raise ValueError("No training images: the data holds only a 'test' split.")
     three = spec.classes == "three_class"
-    pool = patient_split(
-        pool,
-        val_fraction=val_fraction,
-        test_fraction=0.0,
-        seed=seed,
-        stratify="subtype" if three else "label",
-    )
+    pool = preset_split(table, seed=seed, three_class=three, val_fraction=val_fraction)
     label_mode = "three_class" if three else "binary"
     size = int(spec.image_size)
     common = {"image_size": size, "label_mode": label_mode, "batch_size": spec.batch_size}
