@@ -105,7 +105,8 @@ def collect_predictions(
                 "Each batch must be (images, labels); got batches without labels. Build "
                 "the dataset with labels, e.g. tf.data.Dataset.from_tensor_slices((x, y))."
             )
-        first = first or len(batch[0])
+        if first is None and hasattr(batch[0], "shape"):
+            first = int(batch[0].shape[0])
         scores.append(_predict_padded(model, batch[0], first))
         labels.append(np.asarray(batch[1]))
     if not scores:
@@ -113,16 +114,18 @@ def collect_predictions(
     return np.concatenate(labels), np.concatenate(scores)
 
 
-def _predict_padded(model: keras.Model, images, size: int) -> np.ndarray:
+def _predict_padded(model: keras.Model, images, size: int | None) -> np.ndarray:
     """Predict one batch; a smaller (last) batch is zero-padded to ``size`` rows.
+
+    Batches without a ``shape`` (a dict of inputs) are predicted as they are.
 
     The model's predict function then keeps the one graph traced for the first batch:
     a new batch size would trace it again (seconds for a large backbone, and
     TensorFlow's retracing warning when several models are evaluated in a row).
     """
-    n = len(images)
-    if n >= size or not hasattr(images, "shape"):
+    if size is None or not hasattr(images, "shape") or images.shape[0] >= size:
         return _single_output(model.predict_on_batch(images))
+    n = int(images.shape[0])
     images = np.asarray(images)
     padding = np.zeros((size - n, *images.shape[1:]), dtype=images.dtype)
     return _single_output(model.predict_on_batch(np.concatenate([images, padding])))[:n]
