@@ -52,6 +52,8 @@ VARIANTS: dict[str, dict] = {
     "e20": {"epochs": 20},
     "mild": {"augment": MILD},
     "unweighted": {"class_weight": None},
+    "smooth": {"label_smoothing": 0.1},
+    "focal": {"focal_gamma": 2.0},
     "v2": {"backbone": "mobilenetv2", "alpha": 1.0, "learning_rate": 3e-4, "epochs": 6},
     "v2_bn": {"backbone": "mobilenetv2", "alpha": 1.0, "learning_rate": 3e-4, "epochs": 6,
               "bn_momentum": 0.9},

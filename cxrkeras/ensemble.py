@@ -230,14 +230,21 @@ def train_preset(
             pool, split="train", shuffle=True, seed=seed + i, augment=spec.augment, **common
         )
         schedule = CosineBudget(spec.learning_rate, spec.epochs, seconds=share)
-        loss_cls = (
-            keras.losses.CategoricalCrossentropy if three else keras.losses.BinaryCrossentropy
-        )
+        if spec.focal_gamma is None:
+            loss = (
+                keras.losses.CategoricalCrossentropy if three else keras.losses.BinaryCrossentropy
+            )(label_smoothing=spec.label_smoothing)
+        else:
+            loss = (
+                keras.losses.CategoricalFocalCrossentropy
+                if three
+                else keras.losses.BinaryFocalCrossentropy
+            )(gamma=spec.focal_gamma, label_smoothing=spec.label_smoothing)
         recipe = Recipe(
             name=spec.name,
             optimizer="adam",
             learning_rate=spec.learning_rate,
-            loss=loss_cls(label_smoothing=spec.label_smoothing),
+            loss=loss,
             class_weight=class_weight,
             epochs=spec.epochs,
             patience=None,

@@ -47,6 +47,9 @@ class Preset:
         learning_rate: Peak learning rate of Adam.
         epochs: Epochs per ensemble member (cosine decay to zero over them).
         label_smoothing: Label smoothing of the cross-entropy.
+        focal_gamma: ``None`` for plain cross-entropy; otherwise the focusing parameter
+            of Keras' focal cross-entropy (class balance still comes from
+            ``class_weight``).
         class_weight: ``"balanced"`` (inverse class frequency) or ``None``.
         members: Networks trained with different seeds and averaged.
         batch_size: Training batch size.
@@ -67,6 +70,7 @@ class Preset:
     learning_rate: float = 1e-3
     epochs: int = 10
     label_smoothing: float = 0.0
+    focal_gamma: float | None = None
     class_weight: str | None = "balanced"
     members: int = 1
     batch_size: int = 32

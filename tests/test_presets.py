@@ -298,3 +298,17 @@ def test_three_class_preset_needs_subtypes(tmp_path):
     with pytest.raises(ValueError, match="expects only"):
         train_preset(tmp_path / "data", "best_three_class", out_dir=tmp_path / "run", weights=None)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("preset", ["best_binary", "best_three_class"])
+def test_focal_gamma_trains_with_focal_cross_entropy(preset, phantom_root, three_class_root,
+                                                     tmp_path):  # fmt: skip
+    root = three_class_root if preset == "best_three_class" else phantom_root
+    run = train_preset(root, preset, out_dir=tmp_path / "run", weights=None, members=1,
+                       verbose=0, focal_gamma=3.0, label_smoothing=0.1, **TINY)  # fmt: skip
+    member = keras.saving.load_model(run / "members" / "0" / "model.keras")
+    expected = "CategoricalFocalCrossentropy" if "three" in preset else "BinaryFocalCrossentropy"
+    assert type(member.loss).__name__ == expected
+    assert member.loss.gamma == 3.0 and member.loss.label_smoothing == 0.1
+    _, config = load_run(run)
+    assert config.training["preset"]["focal_gamma"] == 3.0
