@@ -107,6 +107,7 @@ def _resolve_model(model, strategy, mixed: bool) -> keras.Model:
 def _callbacks(recipe, out_dir, has_val, tensorboard, user, opt) -> list:
     cbs: list = []
     monitor = "val_loss" if has_val else "loss"
+    resuming = False
     if out_dir is not None:
         out = Path(out_dir)
         backup = out / "backup"
@@ -126,9 +127,13 @@ def _callbacks(recipe, out_dir, has_val, tensorboard, user, opt) -> list:
         if tensorboard:
             cbs.append(keras.callbacks.TensorBoard(log_dir=str(out / "logs")))
     if has_val and recipe.patience is not None:
+        resumed_from = Path(out_dir) if out_dir is not None and resuming else None
         cbs.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(recipe.patience), restore_best_weights=True
+            _ResumableEarlyStopping(
+                resumed_from,
+                monitor="val_loss",
+                patience=int(recipe.patience),
+                restore_best_weights=True,
             )
         )
     lr = getattr(opt, "_learning_rate", None)
@@ -144,14 +149,54 @@ def _callbacks(recipe, out_dir, has_val, tensorboard, user, opt) -> list:
     return cbs + list(user or [])
 
 
-def _best_logged(csv_path: Path, monitor: str) -> float | None:
-    """Lowest ``monitor`` value already in the CSV log, so a resumed run keeps the best."""
+def _logged(csv_path: Path, monitor: str) -> list[float]:
+    """``monitor`` per epoch already in the CSV log (NaN where it is missing)."""
     if not csv_path.is_file():
-        return None
+        return []
     with open(csv_path, newline="") as handle:
         values = [row.get(monitor) for row in csv.DictReader(handle)]
-    values = [float(v) for v in values if v not in (None, "", "nan")]
+    return [float(v) if v not in (None, "") else float("nan") for v in values]
+
+
+def _best_logged(csv_path: Path, monitor: str) -> float | None:
+    """Lowest ``monitor`` value already in the CSV log, so a resumed run keeps the best."""
+    values = [v for v in _logged(csv_path, monitor) if not np.isnan(v)]
     return min(values) if values else None
+
+
+class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping whose patience and best weights survive an interrupted run.
+
+    Keras resets EarlyStopping at the start of every ``fit`` call, so a run resumed by
+    ``BackupAndRestore`` would wait ``patience`` more epochs and could restore weights
+    worse than the best checkpoint. On resume this picks the best epoch, the epochs
+    waited since and the best weights up from ``history.csv`` and ``best.keras``.
+    """
+
+    def __init__(self, resumed_from: Path | None, **kwargs):
+        super().__init__(**kwargs)
+        self._resumed_from = resumed_from
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._resumed_from is None:
+            return
+        values = np.asarray(_logged(self._resumed_from / "history.csv", self.monitor))
+        if values.size == 0 or np.isnan(values).all():
+            return
+        self.best_epoch = int(np.nanargmin(values))
+        self.best = float(values[self.best_epoch])
+        self.wait = int(values.size - 1 - self.best_epoch)
+        best = self._resumed_from / "best.keras"
+        if self.restore_best_weights and best.is_file():
+            try:
+                self.best_weights = keras.saving.load_model(best, compile=False).get_weights()
+            except Exception as err:  # e.g. a Lambda layer that safe mode refuses
+                warnings.warn(
+                    f"Resumed run: could not read the best weights from {best} ({err}); "
+                    "early stopping will restore the best weights of this session only.",
+                    stacklevel=2,
+                )
 
 
 @contextlib.contextmanager
@@ -200,7 +245,8 @@ def fit(
     state of the last finished one, and ``best.keras`` is only replaced by a better epoch
     than those already logged; the backup is deleted when training ends normally) and,
     with ``tensorboard=True``, ``logs/``. EarlyStopping (``restore_best_weights=True``)
-    is used whenever there is validation data and the recipe has a patience.
+    is used whenever there is validation data and the recipe has a patience; a resumed
+    run counts the epochs already waited and restores the best weights of the whole run.
 
     Under a ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) the model must be
     created inside ``strategy.scope()``: pass a zero-argument builder, or a built model,

@@ -223,6 +223,35 @@ def test_resume_continues_at_epoch_three_with_epoch_two_weights(tmp_path):
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"]
 
 
+def test_resume_keeps_early_stopping_patience_and_best_weights(tmp_path):
+    # Validation labels are the training labels flipped: val_loss grows as the network
+    # learns, so epoch 1 stays the best and patience 2 stops an uninterrupted run after
+    # epoch 3, restoring epoch 1's weights.
+    x, y = planted(16)
+    args = {"epochs": 10, "learning_rate": 0.05, "patience": 2, "verbose": 0}
+    plain = fit(classifier(seed=0), dataset(x, y), dataset(x, 1 - y), **args)
+    assert np.all(np.diff(plain.history["val_loss"]) > 0)
+    assert len(plain.history["loss"]) == 3
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt("simulated kill at the start of epoch 3")
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(classifier(seed=0), dataset(x, y), dataset(x, 1 - y), out_dir=tmp_path,
+            callbacks=[Kill()], **args)  # fmt: skip
+    best = keras.saving.load_model(tmp_path / "best.keras").get_weights()
+    fresh = classifier(seed=123)
+    resumed = fit(fresh, dataset(x, y), dataset(x, 1 - y), out_dir=tmp_path, **args)
+    # Only epoch 3 is left: patience counts the two epochs logged before the kill.
+    assert len(resumed.history["loss"]) == 1
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    for a, b in zip(fresh.get_weights(), best, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---------------------------------------------------------------- errors before training
 
 
