@@ -19,21 +19,39 @@ from pathlib import Path
 def env_param(name: str, default):
     """``CXRKERAS_<NAME>`` from the environment, converted to the type of ``default``.
 
+    Unset or empty gives ``default``; ``none`` / ``null`` give ``None`` whatever the type.
+    Booleans accept ``1/true/yes/on`` and ``0/false/no/off``; anything else, or a number
+    that does not parse, raises ``ValueError`` naming the variable.
+
     Example:
         >>> env_param("NOT_SET_ANYWHERE", 10)
         10
         >>> os.environ["CXRKERAS_DEMO_FLAG"] = "1"; env_param("DEMO_FLAG", False)
         True
+        >>> os.environ["CXRKERAS_DEMO_LIMIT"] = "none"; env_param("DEMO_LIMIT", 500) is None
+        True
     """
-    raw = os.environ.get(f"CXRKERAS_{name.upper()}")
-    if raw is None or raw == "":
+    var = f"CXRKERAS_{name.upper()}"
+    raw = os.environ.get(var)
+    if raw is None or raw.strip() == "":
         return default
+    value = raw.strip()
+    if value.lower() in ("none", "null"):
+        return None
     if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+        flags = {"1": True, "true": True, "yes": True, "on": True,
+                 "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+        if value.lower() not in flags:
+            raise ValueError(f"{var}={raw!r} is not a yes/no value; use 1/0, true/false.")
+        return flags[value.lower()]
+    for kind in (int, float):
+        if isinstance(default, kind):
+            try:
+                return kind(value)
+            except ValueError:
+                raise ValueError(
+                    f"{var}={raw!r} is not a valid {kind.__name__} (default {default!r})."
+                ) from None
     return raw
 
 

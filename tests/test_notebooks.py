@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cxrkeras.notebook import env_param
+
 jupytext = pytest.importorskip("jupytext", reason="the [test] extra installs jupytext")
 nbclient = pytest.importorskip("nbclient", reason="the [test] extra installs nbclient")
 
@@ -16,6 +18,29 @@ SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
 def _code(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+@pytest.mark.parametrize(
+    ("raw", "default", "expected"),
+    [(None, 3, 3), ("", 3, 3), ("7", 3, 7), ("0.5", 1.0, 0.5), ("None", 3, None),
+     ("null", "x", None), ("OFF", True, False), (" yes ", False, True), ("a/b", "", "a/b")],
+)  # fmt: skip
+def test_env_param_converts_to_the_default_type(raw, default, expected, monkeypatch):
+    if raw is None:
+        monkeypatch.delenv("CXRKERAS_T_PARAM", raising=False)
+    else:
+        monkeypatch.setenv("CXRKERAS_T_PARAM", raw)
+    value = env_param("t_param", default)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "default"), [("ten", 10), ("1.5", 10), ("x", 0.5), ("ture", False)]
+)
+def test_env_param_rejects_values_it_cannot_read(raw, default, monkeypatch):
+    monkeypatch.setenv("CXRKERAS_T_PARAM", raw)
+    with pytest.raises(ValueError, match=f"CXRKERAS_T_PARAM={raw!r}"):
+        env_param("T_PARAM", default)
 
 
 def test_there_are_numbered_notebooks():
