@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict] = {
     "unweighted": {"class_weight": None},
     "smooth": {"label_smoothing": 0.1},
     "focal": {"focal_gamma": 2.0},
+    "clahe": {"clahe": True},
     "v2": {"backbone": "mobilenetv2", "alpha": 1.0, "learning_rate": 3e-4, "epochs": 6},
     "v2_bn": {"backbone": "mobilenetv2", "alpha": 1.0, "learning_rate": 3e-4, "epochs": 6,
               "bn_momentum": 0.9},
@@ -94,7 +95,8 @@ def run_variant(name: str, split, seed: int, work: Path, epochs: int | None = No
     size = spec.image_size
     pool = preset_split(split, seed=seed, three_class=True)  # the run's validation patients
     val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
-    common = {"split": "test", "image_size": size, "label_mode": "three_class", "batch_size": 64}
+    common = {"split": "test", "image_size": size, "label_mode": "three_class", "batch_size": 64,
+              "preprocessing": config.preprocessing}  # fmt: skip
     y_val, s_val = _predict(model, make_dataset(val, **common))
     test_ds = make_dataset(split, **common)
     y, s = _predict(model, test_ds)

@@ -192,7 +192,15 @@ def train_preset(
     pool = preset_split(table, seed=seed, three_class=three, val_fraction=val_fraction)
     label_mode = "three_class" if three else "binary"
     size = int(spec.image_size)
-    common = {"image_size": size, "label_mode": label_mode, "batch_size": spec.batch_size}
+    preprocessing = {"normalization": "unit", "resize": "stretch"}
+    if spec.clahe:
+        preprocessing["clahe"] = spec.clahe
+    common = {
+        "image_size": size,
+        "label_mode": label_mode,
+        "batch_size": spec.batch_size,
+        "preprocessing": preprocessing,
+    }
     val_ds = make_dataset(pool, split="val", **common)
     class_weight = None
     if spec.class_weight == "balanced":
@@ -283,7 +291,7 @@ def train_preset(
         class_names=tuple(val_ds.class_names),
         threshold=threshold,
         threshold_method=method,
-        preprocessing={"normalization": "unit", "resize": "stretch"},
+        preprocessing=preprocessing,
         training={
             "preset": json.loads(json.dumps(spec.as_dict(), default=list)),
             "weights": str(weights),

@@ -42,6 +42,9 @@ class Preset:
         bn_momentum: Batch-norm momentum of the fine-tuned backbone (``None``: the
             family's own; see :func:`cxrkeras.transfer_classifier`).
         image_size: Input side in pixels.
+        clahe: Equalise every image with CLAHE before the network, in training and
+            wherever the run predicts (``False``, ``True`` or CLAHE settings; see
+            :class:`cxrkeras.preprocessing.Preprocessing`).
         augment: ImageDataGenerator-style arguments for training images
             (:class:`cxrkeras.augment.Augmentation`).
         learning_rate: Peak learning rate of Adam.
@@ -66,6 +69,7 @@ class Preset:
     alpha: float = 0.25
     bn_momentum: float | None = None
     image_size: int = 224
+    clahe: bool | dict = False
     augment: dict = field(default_factory=dict)
     learning_rate: float = 1e-3
     epochs: int = 10

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cxrkeras.cli import main
+from cxrkeras.data import make_dataset
 from cxrkeras.ensemble import CosineBudget, average_models, train_preset
 from cxrkeras.phantoms import make_phantoms
 from cxrkeras.presets import PRESETS, find_weights, get_preset, weight_file_name
@@ -312,3 +313,27 @@ def test_focal_gamma_trains_with_focal_cross_entropy(preset, phantom_root, three
     assert member.loss.gamma == 3.0 and member.loss.label_smoothing == 0.1
     _, config = load_run(run)
     assert config.training["preset"]["focal_gamma"] == 3.0
+
+
+def test_clahe_preset_equalises_in_training_and_evaluation(phantom_root, tmp_path):
+    run = train_preset(phantom_root, "best_binary", out_dir=tmp_path / "run", weights=None,
+                       members=1, verbose=0, clahe=True, **TINY)  # fmt: skip
+    _, config = load_run(run)
+    assert config.preprocessing == {"normalization": "unit", "resize": "stretch", "clahe": True}
+    # A stand-in network whose score is the mean intensity, which CLAHE changes.
+    inp = keras.Input((32, 32, 1))
+    head = keras.layers.Dense(1, activation="sigmoid")
+    model = keras.Model(inp, head(keras.layers.GlobalAveragePooling2D()(inp)))
+    head.set_weights([np.full((1, 1), 10.0, "float32"), np.array([-5.0], "float32")])
+    model.save(run / "model.keras")
+    result, _ = evaluate_run(run, phantom_root)
+    ds = {
+        clahe: make_dataset(
+            phantom_root, split="test", image_size=32, preprocessing={"clahe": clahe}
+        )  # fmt: skip
+        for clahe in (True, False)
+    }
+    equalised = model.predict(ds[True], verbose=0).ravel()
+    plain = model.predict(ds[False], verbose=0).ravel()
+    np.testing.assert_allclose(result.y_score, equalised, atol=1e-5)
+    assert np.abs(result.y_score - plain).max() > 1e-3
