@@ -15,9 +15,13 @@ p(bacteria) on the pneumonia images), plus, on the same network:
 images only (best_binary's settings, 10 epochs, one network) and splits the base
 network's pneumonia probability between bacteria and virus by the specialist's.
 
+With two or more network variants, the run ends with the figures of every average of
+two or more of their held-out probabilities (an ensemble of different recipes).
+
 The baseline is the ``base`` variant (the preset's own settings) in the same run.
 
     python benchmarks/three_class_variants.py base e20 mild
+    python benchmarks/three_class_variants.py smooth focal clahe
     python benchmarks/three_class_variants.py base v2 v2_bn --json variants.json
     python benchmarks/three_class_variants.py base specialist
 """
@@ -25,6 +29,7 @@ The baseline is the ``base`` variant (the preset's own settings) in the same run
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -116,7 +121,7 @@ def run_variant(name: str, split, seed: int, work: Path, epochs: int | None = No
     for tag, transform in TTA.items():
         _, s_t = _predict(model, test_ds, transform)
         row[f"tta {tag}"] = _figures(y, (s + s_t) / 2)
-    return row, s
+    return row, s, y
 
 
 def run_specialist(split, seed: int, work: Path, base: np.ndarray, epochs: int | None) -> dict:
@@ -141,7 +146,11 @@ def run_specialist(split, seed: int, work: Path, base: np.ndarray, epochs: int |
 
 
 def print_row(row: dict) -> None:
-    print(f"\n{row['variant']} {row['settings']}: {row['minutes']} min, epochs {row['epochs_run']}")
+    if row["settings"] == "average":
+        print(f"\n{row['variant']}: the average of their held-out probabilities")
+    else:
+        print(f"\n{row['variant']} {row['settings']}: {row['minutes']} min, "
+              f"epochs {row['epochs_run']}")  # fmt: skip
     for key, f in row.items():
         if isinstance(f, dict) and "accuracy" in f:
             recall = " / ".join(f"{r:.3f}" for r in f["recall"])
@@ -171,17 +180,27 @@ def main() -> None:
         "base" not in names or names.index("base") > names.index("specialist")
     ):
         parser.error("specialist needs base before it (it splits base's pneumonia probability).")
-    rows, scores = [], {}
+    rows, scores, y_test = [], {}, None
     try:
         for name in args.variants:
             if name == "specialist":
                 rows.append(run_specialist(split, args.seed, work, scores["base"], args.epochs))
             else:
-                row, scores[name] = run_variant(name, split, args.seed, work, args.epochs)
+                row, scores[name], y_test = run_variant(name, split, args.seed, work,
+                                                        args.epochs)  # fmt: skip
                 rows.append(row)
             print_row(rows[-1])
             if args.json:
                 Path(args.json).write_text(json.dumps(rows, indent=2))
+        for size in range(2, len(scores) + 1):
+            for names_ in itertools.combinations(scores, size):
+                mean = np.mean([scores[n] for n in names_], axis=0)
+                row = {"variant": " + ".join(names_), "settings": "average", "minutes": 0.0,
+                       "epochs_run": [], "plain": _figures(y_test, mean)}  # fmt: skip
+                rows.append(row)
+                print_row(row)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
