@@ -149,18 +149,27 @@ def _callbacks(recipe, out_dir, has_val, tensorboard, user, opt) -> list:
     return cbs + list(user or [])
 
 
-def _logged(csv_path: Path, monitor: str) -> list[float]:
-    """``monitor`` per epoch already in the CSV log (NaN where it is missing)."""
+def _logged(csv_path: Path, monitor: str) -> list[tuple[int, float]]:
+    """``(epoch, monitor)`` per row already in the CSV log (NaN where it is missing)."""
     if not csv_path.is_file():
         return []
     with open(csv_path, newline="") as handle:
-        values = [row.get(monitor) for row in csv.DictReader(handle)]
-    return [float(v) if v not in (None, "") else float("nan") for v in values]
+        rows = list(csv.DictReader(handle))
+    out = []
+    for i, row in enumerate(rows):
+        epoch, value = row.get("epoch"), row.get(monitor)
+        out.append(
+            (
+                int(epoch) if epoch not in (None, "") else i,
+                float(value) if value not in (None, "") else float("nan"),
+            )
+        )
+    return out
 
 
 def _best_logged(csv_path: Path, monitor: str) -> float | None:
     """Lowest ``monitor`` value already in the CSV log, so a resumed run keeps the best."""
-    values = [v for v in _logged(csv_path, monitor) if not np.isnan(v)]
+    values = [v for _, v in _logged(csv_path, monitor) if not np.isnan(v)]
     return min(values) if values else None
 
 
@@ -169,8 +178,10 @@ class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     Keras resets EarlyStopping at the start of every ``fit`` call, so a run resumed by
     ``BackupAndRestore`` would wait ``patience`` more epochs and could restore weights
-    worse than the best checkpoint. On resume this picks the best epoch, the epochs
-    waited since and the best weights up from ``history.csv`` and ``best.keras``.
+    worse than the best checkpoint. On resume this picks the best epoch and the epochs
+    waited since from ``history.csv`` (rows before the epoch the backup resumes at) and
+    the best weights from ``best.keras``. It must come after ``BackupAndRestore`` in the
+    callback list, which sets the epoch to resume at and restores the weights first.
     """
 
     def __init__(self, resumed_from: Path | None, **kwargs):
@@ -181,22 +192,34 @@ class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         super().on_train_begin(logs)
         if self._resumed_from is None:
             return
-        values = np.asarray(_logged(self._resumed_from / "history.csv", self.monitor))
-        if values.size == 0 or np.isnan(values).all():
+        rows = _logged(self._resumed_from / "history.csv", self.monitor)
+        first = getattr(self.model, "_initial_epoch", None)  # set by BackupAndRestore
+        first = len(rows) if first is None else int(first)
+        rows = [(e, v) for e, v in rows if e < first and not np.isnan(v)]
+        if not rows:
             return
-        self.best_epoch = int(np.nanargmin(values))
-        self.best = float(values[self.best_epoch])
-        self.wait = int(values.size - 1 - self.best_epoch)
-        best = self._resumed_from / "best.keras"
-        if self.restore_best_weights and best.is_file():
+        best_epoch, best = min(rows, key=lambda row: row[1])
+        best_weights = None
+        path = self._resumed_from / "best.keras"
+        if self.restore_best_weights and path.is_file():
+            current = self.model.get_weights()  # the backup's, restored just before
             try:
-                self.best_weights = keras.saving.load_model(best, compile=False).get_weights()
-            except Exception as err:  # e.g. a Lambda layer that safe mode refuses
+                self.model.load_weights(path)
+                best_weights = self.model.get_weights()
+            except Exception as err:  # a file from another architecture, a damaged file
                 warnings.warn(
-                    f"Resumed run: could not read the best weights from {best} ({err}); "
-                    "early stopping will restore the best weights of this session only.",
+                    f"Resumed run: could not read the best weights from {path} ({err}); "
+                    "early stopping starts afresh (patience and best weights count from "
+                    "this session's epochs).",
                     stacklevel=2,
                 )
+                return
+            finally:
+                self.model.set_weights(current)
+        self.best_epoch, self.best, self.best_weights = best_epoch, best, best_weights
+        # Epochs since the best one; a row lost to a kill between the backup and the log
+        # counts as an epoch that did not improve.
+        self.wait = first - 1 - best_epoch
 
 
 @contextlib.contextmanager

@@ -223,10 +223,12 @@ def test_resume_continues_at_epoch_three_with_epoch_two_weights(tmp_path):
     assert [r["epoch"] for r in rows] == ["0", "1", "2", "3"]
 
 
-def test_resume_keeps_early_stopping_patience_and_best_weights(tmp_path):
+@pytest.mark.parametrize("log_lost_last_row", [False, True])
+def test_resume_keeps_early_stopping_patience_and_best_weights(tmp_path, log_lost_last_row):
     # Validation labels are the training labels flipped: val_loss grows as the network
     # learns, so epoch 1 stays the best and patience 2 stops an uninterrupted run after
-    # epoch 3, restoring epoch 1's weights.
+    # epoch 3, restoring epoch 1's weights. ``log_lost_last_row``: the kill came after
+    # the backup of epoch 2 but before its row reached history.csv.
     x, y = planted(16)
     args = {"epochs": 10, "learning_rate": 0.05, "patience": 2, "verbose": 0}
     plain = fit(classifier(seed=0), dataset(x, y), dataset(x, 1 - y), **args)
@@ -241,13 +243,16 @@ def test_resume_keeps_early_stopping_patience_and_best_weights(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         fit(classifier(seed=0), dataset(x, y), dataset(x, 1 - y), out_dir=tmp_path,
             callbacks=[Kill()], **args)  # fmt: skip
+    if log_lost_last_row:
+        lines = (tmp_path / "history.csv").read_text().splitlines(keepends=True)
+        (tmp_path / "history.csv").write_text("".join(lines[:-1]))
     best = keras.saving.load_model(tmp_path / "best.keras").get_weights()
     fresh = classifier(seed=123)
     resumed = fit(fresh, dataset(x, y), dataset(x, 1 - y), out_dir=tmp_path, **args)
     # Only epoch 3 is left: patience counts the two epochs logged before the kill.
     assert len(resumed.history["loss"]) == 1
     rows = list(csv.DictReader(open(tmp_path / "history.csv")))
-    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    assert [r["epoch"] for r in rows] == (["0", "2"] if log_lost_last_row else ["0", "1", "2"])
     for a, b in zip(fresh.get_weights(), best, strict=True):
         np.testing.assert_array_equal(a, b)
 
