@@ -20,7 +20,7 @@ def env_param(name: str, default):
     """``CXRKERAS_<NAME>`` from the environment, converted to the type of ``default``.
 
     Unset or empty gives ``default``; ``none`` / ``null`` give ``None`` whatever the type.
-    Booleans accept ``1/true/yes/on`` and ``0/false/no/off``; anything else, or a number
+    Booleans accept ``1/true/yes/y/on`` and ``0/false/no/n/off``; anything else, or a number
     that does not parse, raises ``ValueError`` naming the variable.
 
     Example:
@@ -39,8 +39,8 @@ def env_param(name: str, default):
     if value.lower() in ("none", "null"):
         return None
     if isinstance(default, bool):
-        flags = {"1": True, "true": True, "yes": True, "on": True,
-                 "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+        flags = {"1": True, "true": True, "yes": True, "y": True, "on": True,
+                 "0": False, "false": False, "no": False, "n": False, "off": False}  # fmt: skip
         if value.lower() not in flags:
             raise ValueError(f"{var}={raw!r} is not a yes/no value; use 1/0, true/false.")
         return flags[value.lower()]

@@ -71,7 +71,7 @@ NUM_IMAGES, BOOTSTRAP, LATENT_DIM, VAE_HIDDEN = 0, 1000, 128, (512,)
 if SMOKE:
     IMAGE_SIZE, TRANSFER_SIZE, EPOCHS, AE_EPOCHS, NUM_IMAGES = 64, 32, 1, 1, 96
     WEIGHTS, ENCODER, BOOTSTRAP, LATENT_DIM, VAE_HIDDEN = "none", "small", 200, 16, (64,)
-WEIGHTS = None if WEIGHTS.lower() in ("", "none") else WEIGHTS
+WEIGHTS = None if str(WEIGHTS).lower() in ("", "none") else WEIGHTS
 # The decoder undoes the encoder's downsampling with stride-2 transposed convolutions:
 # five for an EfficientNet (x32), two for the small encoder (x4).
 DECODER_FILTERS = (16, 8) if ENCODER == "small" else (256, 128, 64, 32, 16)

@@ -292,7 +292,7 @@ results["ResNet-18 three-class"]
 # This is the costly part of the notebook: VGG16 has 134 million parameters at 224x224.
 
 # %%
-vgg_weights = None if WEIGHTS.lower() in ("", "none") else WEIGHTS
+vgg_weights = None if str(WEIGHTS).lower() in ("", "none") else WEIGHTS
 builders = {
     "VGG16": lambda: cxrkeras.vgg16((IMAGE_SIZE, IMAGE_SIZE, 1), num_classes=1,
                                     weights=vgg_weights),

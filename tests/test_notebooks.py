@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,25 @@ def test_env_param_rejects_values_it_cannot_read(raw, default, monkeypatch):
     monkeypatch.setenv("CXRKERAS_T_PARAM", raw)
     with pytest.raises(ValueError, match=f"CXRKERAS_T_PARAM={raw!r}"):
         env_param("T_PARAM", default)
+
+
+def test_weights_parameter_accepts_none_in_every_spelling():
+    # env_param turns "none" into None; papermill may pass None itself. Every line that
+    # turns WEIGHTS into a builder's ``weights=`` must accept both, and keep a name.
+    lines = [
+        line.strip()
+        for source in SOURCES
+        for line in source.read_text().splitlines()
+        if re.match(r"^\w+ = None if .*\bWEIGHTS\b", line.strip())
+    ]
+    assert len(lines) >= 3  # notebooks 02, 03, 04
+    for line in lines:
+        target = line.split(" = ", 1)[0]
+        for given, expected in [(None, None), ("none", None), ("None", None),
+                                ("imagenet", "imagenet")]:  # fmt: skip
+            scope = {"WEIGHTS": given}
+            exec(line, scope)  # noqa: S102 (a line of our own notebooks)
+            assert scope[target] == expected, (line, given)
 
 
 def test_there_are_numbered_notebooks():
