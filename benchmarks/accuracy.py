@@ -65,8 +65,10 @@ def _limit(table: pd.DataFrame, patients: int | None, seed: int) -> pd.DataFrame
     return table[table["patient_id"].isin(set(ids[:patients]))].reset_index(drop=True)
 
 
-def _scores(model, table: pd.DataFrame, label_mode: str, size: int):
-    ds = make_dataset(table, split="test", image_size=size, label_mode=label_mode, batch_size=64)
+def _scores(model, table: pd.DataFrame, label_mode: str, size: int, preprocessing=None):
+    """Labels and scores on the table's test rows, preprocessed as the run was."""
+    ds = make_dataset(table, split="test", image_size=size, label_mode=label_mode, batch_size=64,
+                      preprocessing=preprocessing or None)  # fmt: skip
     return collect_predictions(model, ds)
 
 
@@ -75,8 +77,8 @@ def _threshold_rules(run: Path, table: pd.DataFrame, size: int) -> dict:
     model, config = cxrkeras.load_run(run)
     pool = preset_split(table, seed=config.training["seed"])
     val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
-    y_val, s_val = _scores(model, val, "binary", size)
-    y_test, s_test = _scores(model, table, "binary", size)
+    y_val, s_val = _scores(model, val, "binary", size, config.preprocessing)
+    y_test, s_test = _scores(model, table, "binary", size, config.preprocessing)
     out = {}
     for rule in ("youden", "eer", "fixed"):
         thr = float(choose_threshold(y_val, s_val, method=rule))
@@ -94,9 +96,10 @@ def _threshold_rules(run: Path, table: pd.DataFrame, size: int) -> dict:
 def _members(run: Path, table: pd.DataFrame, label_mode: str, size: int) -> list[float]:
     """Each member alone: ROC AUC (binary) or accuracy (three classes) on held-out."""
     figures = []
+    preprocessing = json.loads((run / "run.json").read_text()).get("preprocessing")
     for path in sorted((run / "members").glob("*/model.keras")):
         member = keras.saving.load_model(path)
-        y, s = _scores(member, table, label_mode, size)
+        y, s = _scores(member, table, label_mode, size, preprocessing)
         if label_mode == "binary":
             figures.append(float(roc_auc_score(y.ravel(), s.ravel())))
         else:

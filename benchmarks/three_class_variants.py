@@ -89,7 +89,10 @@ def _figures(y: np.ndarray, s: np.ndarray, bias: np.ndarray | float = 0.0) -> di
     }
 
 
-def run_variant(name: str, split, seed: int, work: Path, epochs: int | None = None) -> dict:
+def run_variant(
+    name: str, split, seed: int, work: Path, epochs: int | None = None
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The variant's row, its held-out probabilities and the held-out class ids."""
     spec = PRESETS["best_three_class"].replace(members=1, **VARIANTS[name])
     spec = spec.replace(epochs=epochs) if epochs else spec
     run = work / name

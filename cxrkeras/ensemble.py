@@ -193,7 +193,7 @@ def train_preset(
     label_mode = "three_class" if three else "binary"
     size = int(spec.image_size)
     preprocessing = {"normalization": "unit", "resize": "stretch"}
-    if spec.clahe:
+    if spec.clahe not in (False, None):  # {} is CLAHE with its default settings
         preprocessing["clahe"] = spec.clahe
     common = {
         "image_size": size,

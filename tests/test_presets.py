@@ -315,9 +315,23 @@ def test_focal_gamma_trains_with_focal_cross_entropy(preset, phantom_root, three
     assert config.training["preset"]["focal_gamma"] == 3.0
 
 
-def test_clahe_preset_equalises_in_training_and_evaluation(phantom_root, tmp_path):
+def test_clahe_preset_equalises_in_training_and_evaluation(phantom_root, tmp_path,
+                                                           monkeypatch):  # fmt: skip
+    import cxrkeras.data
+
+    seen = {}
+    real = cxrkeras.data.make_dataset
+
+    def recording(source, **kwargs):
+        seen[kwargs.get("split")] = kwargs.get("preprocessing")
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(cxrkeras.data, "make_dataset", recording)
     run = train_preset(phantom_root, "best_binary", out_dir=tmp_path / "run", weights=None,
                        members=1, verbose=0, clahe=True, **TINY)  # fmt: skip
+    monkeypatch.undo()
+    assert set(seen) == {"train", "val"}
+    assert all(p["clahe"] is True for p in seen.values())
     _, config = load_run(run)
     assert config.preprocessing == {"normalization": "unit", "resize": "stretch", "clahe": True}
     # A stand-in network whose score is the mean intensity, which CLAHE changes.
