@@ -128,6 +128,30 @@ def preset_split(
     )
 
 
+SETTINGS_FILE = "settings.json"  # what a run was started with, checked on resume
+
+
+def _check_resumed_settings(path: Path, settings: dict) -> None:
+    """Refuse to resume a run with settings other than those it was started with."""
+    if not path.is_file():
+        return  # a run folder from before the settings were recorded
+    before = json.loads(path.read_text())
+    changed = []
+    for group in sorted(set(before) | set(settings)):
+        old, new = before.get(group), settings.get(group)
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = sorted(set(old) | set(new))
+            changed += [f"{group}.{k}" for k in keys if old.get(k) != new.get(k)]
+        elif old != new:
+            changed.append(group)
+    if changed:
+        raise ValueError(
+            f"Cannot resume {path.parent}: it was started with other settings "
+            f"({', '.join(changed)}; see {path.name}). Resume with the same preset, "
+            "overrides, seed and weights, or start a new run folder."
+        )
+
+
 def train_preset(
     data,
     preset: str | Preset,
@@ -163,12 +187,14 @@ def train_preset(
         val_fraction: Share of the patients used for validation.
         overwrite: Replace files in an existing ``out_dir``.
         resume: Continue an interrupted run in ``out_dir`` (finished members are kept).
+            The preset, overrides, seed, validation share and weight file must be those
+            the run was started with (``settings.json``); the time budget may differ.
         verbose: Keras progress output.
         **overrides: Preset fields to replace (``epochs=2``, ``members=1``, ...).
 
     Returns:
         The run folder (``model.keras``, ``run.json``, ``validation.json``,
-        ``members/<i>/history.csv``).
+        ``settings.json``, ``members/<i>/history.csv``).
     """
     from cxrkeras.backbones import transfer_classifier
     from cxrkeras.data import class_weights, make_dataset
@@ -208,8 +234,20 @@ def train_preset(
     num_classes = 3 if three else 1
 
     out = Path(out_dir)
-    if not (resume and (out / "members").is_dir()):
+    preset_settings = {k: v for k, v in spec.as_dict().items() if k != "time_budget"}
+    settings = {
+        "preset": preset_settings,  # the time budget of a resumed run may change
+        "seed": seed,
+        "val_fraction": val_fraction,
+        # The file name only: a resumed run may start from another working directory.
+        "weights": None if weights is None else Path(str(weights)).name,
+    }
+    settings = json.loads(json.dumps(settings, default=list))  # tuples as JSON lists
+    if resume and (out / "members").is_dir():
+        _check_resumed_settings(out / SETTINGS_FILE, settings)
+    else:
         out = prepare_out_dir(out, overwrite=overwrite)
+        (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
     members, histories, stopped = [], [], []
     for i in range(spec.members):
         member_dir = out / "members" / str(i)

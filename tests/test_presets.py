@@ -182,6 +182,23 @@ def test_train_preset_resume_keeps_finished_members(binary_run, phantom_root, tm
     assert load_run(out)[1].training["members_trained"] == PRESETS["best_binary"].members
 
 
+def test_resume_refuses_other_settings(binary_run, phantom_root, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(binary_run, out)
+    (out / "members" / "0" / "model.keras").unlink()
+    before = sorted(p.name for p in out.rglob("*"))
+    common = {"out_dir": out, "weights": None, "resume": True, "verbose": 0}
+    tiny = {**TINY, "epochs": 2}
+    with pytest.raises(ValueError, match=r"preset\.clahe, preset\.epochs; see settings"):
+        train_preset(phantom_root, "best_binary", clahe=True, **common, **tiny)
+    with pytest.raises(ValueError, match=r"\(seed; see"):
+        train_preset(phantom_root, "best_binary", seed=1, **common, **TINY)
+    assert sorted(p.name for p in out.rglob("*")) == before  # nothing touched
+    # A new time budget is allowed.
+    train_preset(phantom_root, "best_binary", time_budget=600, **common, **TINY)
+    assert (out / "members" / "0" / "model.keras").is_file()
+
+
 def test_time_budget_limits_members_and_epochs(phantom_root, tmp_path):
     run = train_preset(
         phantom_root,
