@@ -234,15 +234,15 @@ def train_preset(
     num_classes = 3 if three else 1
 
     out = Path(out_dir)
-    preset_settings = {k: v for k, v in spec.as_dict().items() if k != "time_budget"}
+    preset_dict = spec.as_dict()
     settings = {
-        "preset": preset_settings,  # the time budget of a resumed run may change
+        # The time budget of a resumed run may change.
+        "preset": {k: v for k, v in preset_dict.items() if k != "time_budget"},
         "seed": seed,
         "val_fraction": val_fraction,
         # The file name only: a resumed run may start from another working directory.
         "weights": None if weights is None else Path(str(weights)).name,
     }
-    settings = json.loads(json.dumps(settings, default=list))  # tuples as JSON lists
     if resume and (out / "members").is_dir():
         _check_resumed_settings(out / SETTINGS_FILE, settings)
     else:
@@ -331,7 +331,7 @@ def train_preset(
         threshold_method=method,
         preprocessing=preprocessing,
         training={
-            "preset": json.loads(json.dumps(spec.as_dict(), default=list)),
+            "preset": preset_dict,
             "weights": str(weights),
             "members_trained": len(members),
             "epochs_run": histories,

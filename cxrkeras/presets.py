@@ -19,6 +19,7 @@ The measurements behind each choice are in ``benchmarks/README.md``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +97,8 @@ class Preset:
         return replace_fields(self, overrides, "preset")
 
     def as_dict(self) -> dict:
-        """The settings as a JSON-ready dict (saved in ``run.json``)."""
-        return dataclasses.asdict(self)
+        """The settings as JSON reads them back (tuples as lists), for ``run.json``."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=list))
 
 
 # Geometric jitter including independent horizontal / vertical zoom (the aspect ratio of
