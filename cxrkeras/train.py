@@ -155,16 +155,9 @@ def _logged(csv_path: Path, monitor: str) -> list[tuple[int, float]]:
         return []
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    out = []
-    for i, row in enumerate(rows):
-        epoch, value = row.get("epoch"), row.get(monitor)
-        out.append(
-            (
-                int(epoch) if epoch not in (None, "") else i,
-                float(value) if value not in (None, "") else float("nan"),
-            )
-        )
-    return out
+    # A missing or empty cell: the row's position for the epoch, NaN for the value.
+    return [(int(row.get("epoch") or i), float(row.get(monitor) or "nan"))
+            for i, row in enumerate(rows)]  # fmt: skip
 
 
 def _best_logged(csv_path: Path, monitor: str) -> float | None:
