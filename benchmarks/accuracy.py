@@ -65,6 +65,13 @@ def _limit(table: pd.DataFrame, patients: int | None, seed: int) -> pd.DataFrame
     return table[table["patient_id"].isin(set(ids[:patients]))].reset_index(drop=True)
 
 
+def _run_validation(table: pd.DataFrame, config) -> pd.DataFrame:
+    """The run's validation patients, as split ``test`` (the split ``_scores`` reads)."""
+    three = config.label_mode == "three_class"
+    pool = preset_split(table, seed=config.training["seed"], three_class=three)
+    return pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
+
+
 def _scores(model, table: pd.DataFrame, label_mode: str, size: int, preprocessing=None):
     """Labels and scores on the table's test rows, preprocessed as the run was."""
     ds = make_dataset(table, split="test", image_size=size, label_mode=label_mode, batch_size=64,
@@ -75,8 +82,7 @@ def _scores(model, table: pd.DataFrame, label_mode: str, size: int, preprocessin
 def _threshold_rules(run: Path, table: pd.DataFrame, size: int) -> dict:
     """Held-out accuracy / sensitivity / specificity at other validation-chosen rules."""
     model, config = cxrkeras.load_run(run)
-    pool = preset_split(table, seed=config.training["seed"])
-    val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
+    val = _run_validation(table, config)
     y_val, s_val = _scores(model, val, "binary", size, config.preprocessing)
     y_test, s_test = _scores(model, table, "binary", size, config.preprocessing)
     out = {}

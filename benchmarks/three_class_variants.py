@@ -41,12 +41,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from accuracy import _limit  # noqa: E402  (benchmarks/accuracy.py)
+from accuracy import _limit, _run_validation  # noqa: E402  (benchmarks/accuracy.py)
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import cxrkeras  # noqa: E402
 from cxrkeras.data import make_dataset  # noqa: E402
-from cxrkeras.ensemble import preset_split, train_preset  # noqa: E402
+from cxrkeras.ensemble import train_preset  # noqa: E402
 from cxrkeras.evaluate import collect_predictions  # noqa: E402
 from cxrkeras.presets import PRESETS  # noqa: E402
 
@@ -101,8 +101,7 @@ def run_variant(
     minutes = (time.perf_counter() - start) / 60
     model, config = cxrkeras.load_run(run)
     size = spec.image_size
-    pool = preset_split(split, seed=seed, three_class=True)  # the run's validation patients
-    val = pool.assign(split=pool["split"].replace({"val": "test", "train": "unused"}))
+    val = _run_validation(split, config)
     common = {"split": "test", "image_size": size, "label_mode": "three_class", "batch_size": 64,
               "preprocessing": config.preprocessing}  # fmt: skip
     y_val, s_val = _predict(model, make_dataset(val, **common))
