@@ -168,7 +168,8 @@ def runtime(precision: str | None = "auto", *, verbose: bool = True) -> dict:
     cores (compute capability 7.0 or newer: T4, V100, A100, L4, H100), where it roughly
     doubles training speed, and keeps ``float32`` everywhere else (a CPU gains nothing
     from float16). ``"float32"`` or ``"mixed_float16"`` force a policy; ``None`` leaves
-    the policy alone.
+    the policy alone. The environment variable ``CXRKERAS_PRECISION`` replaces ``"auto"``
+    (e.g. to try the mixed-precision code paths on a CPU).
 
     Returns:
         A JSON-friendly description of the machine (versions, device, precision), which
@@ -194,6 +195,8 @@ def runtime(precision: str | None = "auto", *, verbose: bool = True) -> dict:
         cc = details.get("compute_capability")
         if cc is not None:
             capability = cc if capability is None else min(capability, cc)
+    if precision == "auto":
+        precision = env_param("PRECISION", "auto")
     if precision == "auto":
         precision = (
             "mixed_float16" if capability is not None and capability >= (7, 0) else "float32"

@@ -38,8 +38,32 @@
 #    lesion masks.
 #
 # To run the same steps on the real data, set `DATA_DIR` below to a Kermany root
-# (`data/README.md` explains how to get it). In Colab, install the package first with
-# `pip install cxrkeras` (or `pip install -e .` from a clone of the repository).
+# (`data/README.md` explains how to get it).
+#
+# **To run it:** open it in Colab with the badge above and choose *Runtime > Run all*; a
+# CPU runtime is enough here (about two minutes). The first cell installs cxrkeras when the
+# runtime lacks it and says what the runtime has.
+
+# %%
+# Setup: install cxrkeras when this runtime does not have it (a fresh Colab runtime), then
+# report the runtime. CXRKERAS_INSTALL, when set, is the pip requirement to install instead
+# (a wheel's path, a folder, a git URL with a tag).
+import importlib.util
+import os
+import subprocess
+import sys
+
+NOTEBOOK = "00_quickstart"
+REPOSITORY = "https://github.com/cxrkeras/cxrkeras"
+if importlib.util.find_spec("cxrkeras") is None:
+    requirement = os.environ.get("CXRKERAS_INSTALL") or f"cxrkeras[kaggle] @ git+{REPOSITORY}"
+    print(f"installing {requirement} ...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
+    importlib.invalidate_caches()
+
+from cxrkeras.notebook import runtime
+
+MACHINE = runtime()  # versions, device; mixed_float16 on a tensor-core GPU, float32 on a CPU
 
 # %% tags=["parameters"]
 from cxrkeras.notebook import env_param

@@ -66,7 +66,7 @@ import sys
 NOTEBOOK = "01_report_b_binary_categorical"
 REPOSITORY = "https://github.com/cxrkeras/cxrkeras"
 if importlib.util.find_spec("cxrkeras") is None:
-    requirement = os.environ.get("CXRKERAS_INSTALL") or f"cxrkeras @ git+{REPOSITORY}"
+    requirement = os.environ.get("CXRKERAS_INSTALL") or f"cxrkeras[kaggle] @ git+{REPOSITORY}"
     print(f"installing {requirement} ...")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
     importlib.invalidate_caches()
