@@ -111,6 +111,15 @@ def test_notebook_runs_in_smoke_mode(source, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_notebook_runs_in_smoke_mode_with_mixed_precision(source, tmp_path):
+    # A Colab GPU runs the notebooks under mixed_float16 (runtime() turns it on); a CPU
+    # can run the same float16 code paths, slowly, so CI-less machines can check them.
+    env = {"CXRKERAS_SMOKE": "1", "CXRKERAS_PRECISION": "mixed_float16", "MPLBACKEND": "Agg"}
+    _execute(source, tmp_path, {**env, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+@pytest.mark.slow
 def test_quickstart_on_real_data_at_reduced_size(real_data, tmp_path):
     _execute(
         NOTEBOOKS / "00_quickstart.py",
@@ -280,3 +289,19 @@ def test_a_killed_training_cell_resumes_at_the_next_epoch_and_a_finished_one_rel
     third = run(kill_after=1)  # would be killed if it trained again
     assert third.returncode == 0, third.stderr[-2000:]
     assert "EPOCHS [0, 1, 2, 3] TRAINED [] LOADED ['toy']" in third.stdout
+
+
+def test_readme_quotes_each_notebooks_measured_cpu_minutes():
+    import json
+
+    rows = {
+        line.split("`")[1]: line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| `0")
+    }
+    for source in REPORTS:
+        quoted = re.search(r"<!--cpu:wall_minutes-->(\d+(?:\.\d+)?)", rows[source.stem])
+        assert quoted, f"README's row for {source.stem} quotes no cpu-mode minutes"
+        results = json.loads((NOTEBOOKS / "results" / f"{source.stem}_cpu.json").read_text())
+        decimals = len(quoted.group(1).partition(".")[2])
+        assert f"{results['wall_minutes']:.{decimals}f}" == quoted.group(1), source.stem
