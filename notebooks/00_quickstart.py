@@ -41,8 +41,8 @@
 # (`data/README.md` explains how to get it).
 #
 # **To run it:** open it in Colab with the badge above and choose *Runtime > Run all*; a
-# CPU runtime is enough here (about two minutes). The first cell installs cxrkeras when the
-# runtime lacks it and says what the runtime has.
+# CPU runtime is enough for the phantoms. The first cell installs cxrkeras when the runtime
+# lacks it and says what the runtime has.
 
 # %%
 # Setup: install cxrkeras when this runtime does not have it (a fresh Colab runtime), then
