@@ -488,9 +488,17 @@ def _number(value):
 def results_figures(results: dict, reported: dict | None = None) -> dict:
     """``{row: {figure: value}}`` from evaluation results and a report's own figures.
 
-    Each ``EvaluationResult`` gives its figures, ``n`` and, for every figure with an
-    interval, ``<figure>_low`` and ``<figure>_high``; ``reported`` rows are copied as
-    given. NaN becomes None.
+    Each ``EvaluationResult`` gives its figures, ``n``, ``<figure>_low`` and
+    ``<figure>_high`` for every figure with an interval, and its per-class figures as
+    ``<figure>_<class>`` (``recall_NORMAL``); ``reported`` rows are copied as given. NaN
+    becomes None.
+
+    Example:
+        >>> from cxrkeras.evaluate import evaluate_scores
+        >>> r = evaluate_scores([0, 0, 1, 1], [0.2, 0.6, 0.7, 0.9], bootstrap=100)
+        >>> row = results_figures({"CNN": r}, reported={"report": {"accuracy": 0.8}})["CNN"]
+        >>> row["accuracy"], row["recall_PNEUMONIA"], "accuracy_low" in row
+        (0.75, 1.0, True)
     """
     rows: dict[str, dict] = {}
     for name, result in (reported or {}).items():
@@ -507,6 +515,11 @@ def results_figures(results: dict, reported: dict | None = None) -> dict:
                 row[f"{key}_low"], row[f"{key}_high"] = _number(low), _number(high)
         if getattr(result, "loss", None) is not None:
             row["loss"] = _number(result.loss)
+        per_class = getattr(result, "per_class", None)
+        if per_class is not None:
+            for cls, figures in per_class.to_dict(orient="index").items():
+                for key, value in figures.items():
+                    row[f"{key}_{cls}"] = _number(value)
         rows[name] = row
     return rows
 
