@@ -47,39 +47,98 @@
 # (ACGAN, Odena et al. 2017, the report's reference [4]) from `cxrkeras.gan`. The last
 # section puts the report's figures beside the ones measured here.
 #
-# In Colab, install the package first with `pip install cxrkeras` and choose a GPU
-# runtime; the ResNet and DenseNet download their ImageNet weights from Keras.
+# **To run it:** open it in Colab with the badge above, choose *Runtime > Change runtime
+# type > T4 GPU*, then *Runtime > Run all*. The first cell installs cxrkeras when the
+# runtime lacks it; the mode cell below says which of the three run modes is active. In
+# full mode the ResNet and DenseNet download their ImageNet weights from Keras.
+
+# %%
+# Setup: install cxrkeras when this runtime does not have it (a fresh Colab runtime), then
+# report the runtime. CXRKERAS_INSTALL, when set, is the pip requirement to install instead
+# (a wheel's path, a folder, a git URL with a tag).
+import importlib.util
+import os
+import subprocess
+import sys
+
+NOTEBOOK = "05_report_e_gan_three_class"
+REPOSITORY = "https://github.com/cxrkeras/cxrkeras"
+if importlib.util.find_spec("cxrkeras") is None:
+    requirement = os.environ.get("CXRKERAS_INSTALL") or f"cxrkeras[kaggle] @ git+{REPOSITORY}"
+    print(f"installing {requirement} ...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
+    importlib.invalidate_caches()
+
+from cxrkeras.notebook import runtime
+
+MACHINE = runtime()  # versions, device; mixed_float16 on a tensor-core GPU, float32 on a CPU
 
 # %% tags=["parameters"]
 from cxrkeras.notebook import env_param
 
-SMOKE = env_param("SMOKE", False)  # tiny phantoms, one epoch: proves the code runs, nothing more
+MODE = env_param("MODE", "auto")  # "smoke", "cpu", "full"; "auto": full on a GPU, else cpu
 DATA_DIR = env_param("DATA_DIR", "")  # a Kermany root; empty: download with kagglehub
 PEDIATRIC_DIR = env_param("PEDIATRIC_DIR", "")  # optional: andrewmvd's data set, for section 1
-IMAGE_SIZE = env_param("IMAGE_SIZE", 128)  # the CNNs; the report gives no input size
-TRANSFER_SIZE = env_param("TRANSFER_SIZE", 224)  # ResNet / DenseNet, their ImageNet size
-GAN_SIZE = env_param("GAN_SIZE", 64)  # the ACGAN and the augmentation experiment
-EPOCHS = env_param("EPOCHS", 15)  # the report gives no epoch counts
-GAN_EPOCHS = env_param("GAN_EPOCHS", 40)
-BATCH_SIZE = env_param("BATCH_SIZE", 32)
-WEIGHTS = env_param("WEIGHTS", "imagenet")  # ResNet / DenseNet start: "imagenet" or a file
+RUN_DIR = env_param("RUN_DIR", "runs")  # checkpoints; in Colab a Drive folder survives a disconnect
 SEED = 0
 
 # %% [markdown]
-# Smoke mode swaps the real data for a couple of hundred synthetic phantom X-rays, shrinks
-# every image to 32 pixels (16 for the GAN), trains each model for one epoch, starts the
-# ResNet and DenseNet from random weights (`weights=None`), uses the lighter ResNet-18
-# instead of ResNet50 and skips the fine-tuning stage, so that the notebook runs in about
-# a minute on a CPU. Its figures only show that the code works.
+# ### Three run modes
+#
+# * **smoke**: a couple of hundred synthetic phantom X-rays at 32 pixels (16 for the
+#   GAN), one epoch per model, ResNet50 and DenseNet121 from random weights with a short
+#   fine-tuning stage. It shows that every cell runs (CI runs it on every change) in a few
+#   minutes on a CPU; its figures mean nothing.
+# * **cpu**: the real data reduced to about 2,000 images (whole patients, the normal /
+#   bacteria / virus mix kept), 64-pixel inputs for the CNNs, ResNet50 and DenseNet121,
+#   32 pixels and a narrower network for the GAN, 8 epochs per model and 30 for the GAN.
+#   ResNet50 and DenseNet121 start from **random weights** in this mode (`WEIGHTS="none"`:
+#   their ImageNet weights need a download), so their rows say nothing about transfer
+#   learning. The last cpu run took <!--cpu:wall_minutes-->7.7 minutes on a two-core CPU;
+#   the figures quoted in the last section come from it.
+# * **full**: the settings below on all the data, with ImageNet weights, meant for a GPU.
+#
+# The table below holds the three columns; the marked one is in use, and any setting can
+# be overridden from the environment (`CXRKERAS_EPOCHS=3`, `CXRKERAS_WEIGHTS=imagenet`
+# for a cpu run where the download works, or a local no-top weights file). Training
+# checkpoints go to `RUN_DIR/<notebook>/<mode>/`: run a cell again after a disconnect and
+# training continues from its last finished epoch; a finished run is loaded instead of
+# retrained. The ACGAN trains with its own `fit` and is not checkpointed.
 
 # %%
-NUM_IMAGES, BOOTSTRAP, CNN_FILTERS, FINE_TUNE_LAYERS = 0, 1000, (32, 64, 128), 30
-RESNET, DENSENET = "resnet50", "densenet121"
-GAN_FILTERS, GAN_LATENT, SAMPLES_PER_CLASS = 64, 100, 8
-if SMOKE:
-    IMAGE_SIZE, TRANSFER_SIZE, GAN_SIZE, NUM_IMAGES = 32, 32, 16, 200
-    EPOCHS, GAN_EPOCHS, BOOTSTRAP, WEIGHTS, RESNET = 1, 2, 200, None, "resnet18"
-    CNN_FILTERS, FINE_TUNE_LAYERS, GAN_FILTERS, GAN_LATENT, SAMPLES_PER_CLASS = (8, 16), 0, 8, 16, 4
+import time
+
+from cxrkeras.notebook import RunFolder, select_mode
+
+STARTED = time.time()
+S = select_mode(
+    MODE,
+    {  #                   smoke          cpu           full
+        "IMAGE_SIZE":        (32,            64,           128),  # the CNNs; the report gives none
+        "TRANSFER_SIZE":     (32,            64,           224),  # ResNet / DenseNet (ImageNet: 224)
+        "GAN_SIZE":          (16,            32,            64),  # ACGAN and augmentation test
+        "MAX_IMAGES":        (200,         2000,          None),  # None: every image
+        "EPOCHS":            (1,              8,            15),  # the report gives no epochs
+        "GAN_EPOCHS":        (2,             30,            40),
+        "BATCH_SIZE":        (32,            32,            32),
+        "BOOTSTRAP":         (200,         1000,          1000),  # resamples for the intervals
+        "WEIGHTS":           ("none",    "none",    "imagenet"),  # ResNet / DenseNet start, or a file
+        "CNN_FILTERS":       ((8, 16), (32, 64, 128), (32, 64, 128)),
+        "BN_MOMENTUM":       (0.9,          0.9,          0.99),  # CNNs' batch norm; 0.99: Keras'
+        "FINE_TUNE_LAYERS":  (5,             30,            30),  # top backbone layers unfrozen
+        "GAN_FILTERS":       (8,             16,            64),
+        "GAN_LATENT":        (16,            64,           100),
+        "SAMPLES_PER_CLASS": (4,              8,             8),  # GAN grids: images per class
+    },
+)  # fmt: skip
+IMAGE_SIZE, TRANSFER_SIZE, GAN_SIZE = S.IMAGE_SIZE, S.TRANSFER_SIZE, S.GAN_SIZE
+EPOCHS, GAN_EPOCHS, BATCH_SIZE, BOOTSTRAP = S.EPOCHS, S.GAN_EPOCHS, S.BATCH_SIZE, S.BOOTSTRAP
+CNN_FILTERS, BN_MOMENTUM, FINE_TUNE_LAYERS = S.CNN_FILTERS, S.BN_MOMENTUM, S.FINE_TUNE_LAYERS
+GAN_FILTERS, GAN_LATENT, SAMPLES_PER_CLASS = S.GAN_FILTERS, S.GAN_LATENT, S.SAMPLES_PER_CLASS
+WEIGHTS = S.WEIGHTS
+WEIGHTS = None if str(WEIGHTS).lower() in ("", "none") else WEIGHTS
+RESNET, DENSENET = "resnet50", "densenet121"  # in every mode
+SMOKE = S.mode == "smoke"
 
 import tempfile
 from pathlib import Path
@@ -95,13 +154,11 @@ import cxrkeras
 from cxrkeras import dummy_class, plots
 from cxrkeras.evaluate import evaluate_scores
 from cxrkeras.gan import acgan, discriminator_classifier
-from cxrkeras.notebook import describe_mode, resolve_data, warn_if_cpu
+from cxrkeras.notebook import describe_mode, reduce_data, resolve_data, save_results
 from cxrkeras.phantoms import KERMANY_BALANCE
 from cxrkeras.synthetic import SampleGrid, mix_synthetic, rebalance_counts, synthesize
 
 keras.utils.set_random_seed(SEED)
-warn_if_cpu(EPOCHS)
-print("cxrkeras", cxrkeras.__version__, "| Keras", keras.__version__)
 
 # %% [markdown]
 # ## 1. Data: three classes from the file names
@@ -111,11 +168,13 @@ print("cxrkeras", cxrkeras.__version__, "| Keras", keras.__version__)
 # folder of phantoms with Kermany's class balance (about 26% normal, 48% bacteria, 26%
 # virus). The real data has only `NORMAL/` and `PNEUMONIA/` folders; the subtype is in
 # each pneumonia file name (`person12_bacteria_34.jpeg`, `person45_virus_99.jpeg`), and
-# `scan` reads it into the `subtype` column, next to the patient id.
+# `scan` reads it into the `subtype` column, next to the patient id. In cpu mode
+# `reduce_data` then keeps whole patients, drawn at random within each subtype, until
+# about `MAX_IMAGES` images remain, so the class mix is unchanged.
 
 # %%
 root = resolve_data(
-    DATA_DIR, smoke=SMOKE, classes=KERMANY_BALANCE, num_images=NUM_IMAGES, image_size=IMAGE_SIZE
+    DATA_DIR, smoke=SMOKE, classes=KERMANY_BALANCE, num_images=S.MAX_IMAGES, image_size=IMAGE_SIZE
 )
 print(describe_mode(SMOKE, root))
 table = cxrkeras.scan(root)
@@ -123,6 +182,13 @@ unknown = table["subtype"] == "unknown"
 if unknown.any():
     print(f"left out {int(unknown.sum())} pneumonia images whose name gives no subtype")
     table = table[~unknown].reset_index(drop=True)
+table = reduce_data(table, S.MAX_IMAGES, seed=SEED).reset_index(drop=True)  # cpu: a subset
+OFFICIAL_TEST = bool((table["split"] == "test").any())  # else held-out training patients
+# Checkpoints of this data and these settings; a rerun resumes or reloads (see the mode cell).
+runs = RunFolder(
+    RUN_DIR, NOTEBOOK, S.mode,
+    key={"data": "phantoms" if SMOKE else str(root), "images": len(table), "settings": S, "seed": SEED},
+)  # fmt: skip
 print(f"{len(table)} images of {table['patient_id'].nunique()} patients")
 pd.crosstab(table["split"], table["subtype"], margins=True)
 
@@ -229,9 +295,16 @@ plots.plot_image_grid(
 # no layer sizes. `report_e_cnn` below follows that description: blocks of 3x3
 # convolution, batch normalisation, ReLU and 2x2 max pooling, then a Dense(128) layer
 # named `embedding`, dropout and the output (one sigmoid unit for NORMAL vs PNEUMONIA, a
-# softmax for three classes). `cxrkeras.fit` compiles it with Adam (learning rate 0.001,
-# the `report_b` recipe; report E only says the learning rate was tuned) and stops early
-# on the validation loss.
+# softmax for three classes). `runs.fit` (`cxrkeras.fit` with the run folder's
+# checkpoints) compiles it with Adam (learning rate 0.001, the `report_b` recipe; report E
+# only says the learning rate was tuned) and stops early on the validation loss.
+#
+# Batch normalisation predicts with moving averages of the batch statistics. Keras updates
+# them with momentum 0.99 (full mode), which needs several hundred steps to forget their
+# starting values; the short cpu and smoke runs use 0.9 (PyTorch's default; report E used
+# both frameworks). With 0.99 and only a few hundred steps, the moving variances are still
+# mostly their initial 1.0 when training stops, and the CNN gives every test image the
+# same class although its training accuracy rises.
 
 
 # %%
@@ -241,7 +314,7 @@ def report_e_cnn(input_shape, *, num_classes, filters=CNN_FILTERS, name="report_
     x = inputs
     for i, width in enumerate(filters, start=1):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{i}")(x)
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
         x = layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
@@ -255,7 +328,9 @@ def report_e_cnn(input_shape, *, num_classes, filters=CNN_FILTERS, name="report_
 results = {}
 train2, val2, test2 = datasets(table, "binary", IMAGE_SIZE)
 binary = report_e_cnn((IMAGE_SIZE, IMAGE_SIZE, 1), num_classes=1, name="binary_cnn")
-history2 = cxrkeras.fit(binary, train2, val2, recipe="report_b", epochs=EPOCHS, verbose=2)
+history2 = runs.fit(
+    binary, train2, val2, name="binary_cnn", recipe="report_b", epochs=EPOCHS, verbose=2
+)
 y_val, s_val = cxrkeras.collect_predictions(binary, val2)
 threshold = cxrkeras.choose_threshold(y_val, s_val, method="youden")
 print(f"threshold chosen on validation patients: {threshold:.3f}")
@@ -290,7 +365,9 @@ def split_tasks(result, name):
 
 
 three = report_e_cnn((IMAGE_SIZE, IMAGE_SIZE, 1), num_classes=3, name="three_class_cnn")
-history3 = cxrkeras.fit(three, train3, val3, recipe="report_b", epochs=EPOCHS, verbose=2)
+history3 = runs.fit(
+    three, train3, val3, name="three_class_cnn", recipe="report_b", epochs=EPOCHS, verbose=2
+)
 results["Three-class CNN"] = cxrkeras.evaluate(three, test3, bootstrap=BOOTSTRAP)
 split_tasks(results["Three-class CNN"], "Three-class CNN")
 display(plots.plot_training_curves(history3, title="Three-class CNN"))
@@ -346,9 +423,10 @@ def fine_tune(model, top_layers):
     backbone = model.layers[3:-2]  # after the input, grey-to-RGB and preprocessing layers
     for layer in backbone[len(backbone) - top_layers :]:
         layer.trainable = not isinstance(layer, layers.BatchNormalization)
-    return cxrkeras.fit(
-        model, train_bv, val_bv, recipe="report_b", epochs=EPOCHS, learning_rate=1e-5, verbose=2
-    )
+    return runs.fit(
+        model, train_bv, val_bv, name=f"{model.name}_fine_tune", recipe="report_b",
+        epochs=EPOCHS, learning_rate=1e-5, verbose=2,
+    )  # fmt: skip
 
 
 transfer = {}
@@ -357,7 +435,10 @@ for backbone in (RESNET, DENSENET):
         backbone, num_classes=2, input_shape=(TRANSFER_SIZE, TRANSFER_SIZE, 1),
         weights=WEIGHTS, freeze_backbone=True,
     )  # fmt: skip
-    cxrkeras.fit(model, train_bv, val_bv, recipe="report_b", epochs=EPOCHS, verbose=2)
+    runs.fit(
+        model, train_bv, val_bv, name=f"{backbone}_head", recipe="report_b", epochs=EPOCHS,
+        verbose=2,
+    )  # fmt: skip
     if FINE_TUNE_LAYERS:
         fine_tune(model, FINE_TUNE_LAYERS)
     transfer[backbone] = model
@@ -428,11 +509,16 @@ def labelled(targets):
 
 
 control = head_only_copy(resnet)
-cxrkeras.fit(control, labelled(np.eye(2)[y_train]), recipe="report_b", epochs=EPOCHS, verbose=2)
+runs.fit(
+    control, labelled(np.eye(2)[y_train]), name="dummy_control", recipe="report_b",
+    epochs=EPOCHS, verbose=2,
+)  # fmt: skip
 evaluate_bv(control, f"{RESNET} + more epochs (control), bacteria vs virus")
 
 with_dummy = dummy_class.add_dummy_class(head_only_copy(resnet))
-cxrkeras.fit(with_dummy, labelled(y_dummy), recipe="report_b", epochs=EPOCHS, verbose=2)
+runs.fit(
+    with_dummy, labelled(y_dummy), name="dummy_class", recipe="report_b", epochs=EPOCHS, verbose=2
+)
 evaluate_bv(dummy_class.drop_dummy_class(with_dummy), f"{RESNET} + dummy class, bacteria vs virus")
 
 # %% [markdown]
@@ -456,7 +542,8 @@ evaluate_bv(dummy_class.drop_dummy_class(with_dummy), f"{RESNET} + dummy class, 
 # The ACGAN trains with plain `fit` on `(images, labels)` batches at `GAN_SIZE` pixels,
 # without augmentation. `SampleGrid` saves a grid of generated images after every epoch,
 # one row per class, with the same noise every time, so successive grids show the same
-# "patients" improving.
+# "patients" improving. The GAN is not kept in the run folder: running the cell again
+# trains it again, while the CNNs of section 8 that learnt from its images are reloaded.
 
 # %%
 train_g, val_g, test_g = datasets(table, "three_class", GAN_SIZE, augment=None)
@@ -521,13 +608,16 @@ fig
 # %%
 train_aug, _, _ = datasets(table, "three_class", GAN_SIZE)
 arms = {
-    "CNN real only": train_aug,
-    "CNN real + GAN": mix_synthetic(train_aug, x_syn, y_syn, ratio=ratio, seed=SEED),
+    "CNN real only": ("cnn_real", train_aug),
+    "CNN real + GAN": (
+        "cnn_real_gan",
+        mix_synthetic(train_aug, x_syn, y_syn, ratio=ratio, seed=SEED),
+    ),
 }
-for name, train_data in arms.items():
+for name, (run_name, train_data) in arms.items():
     keras.utils.set_random_seed(SEED)  # same initial weights for both arms
     cnn = report_e_cnn((GAN_SIZE, GAN_SIZE, 1), num_classes=3, name="gan_size_cnn")
-    cxrkeras.fit(cnn, train_data, val_g, recipe="report_b", epochs=EPOCHS, verbose=2)
+    runs.fit(cnn, train_data, val_g, name=run_name, recipe="report_b", epochs=EPOCHS, verbose=2)
     results[name] = cxrkeras.evaluate(cnn, test_g, bootstrap=BOOTSTRAP)
     split_tasks(results[name], name)
 cxrkeras.compare({k: v for k, v in results.items() if k.startswith("CNN real")}).loc[
@@ -571,37 +661,107 @@ order = [
     "CNN real only: bacteria vs virus", "CNN real + GAN: bacteria vs virus",
 ]  # fmt: skip
 comparison = cxrkeras.compare(results, reported=reported)
-comparison.loc[order, ["n", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc"]]
+display(comparison.loc[order, ["n", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc"]])
+save_results(
+    results, notebook=NOTEBOOK, settings=S, started=STARTED, reported=reported, machine=MACHINE,
+    data="phantoms" if SMOKE else ("official test/" if OFFICIAL_TEST else "held-out patients"),
+    extra={
+        "leaked_image_fraction": leak["leaked_image_fraction"],  # section 2, per-image split
+        "binary_threshold": threshold,  # chosen on validation patients
+        "bacteria_share": float(np.mean(results[f"{RESNET}, bacteria vs virus"].y_true == 0)),
+        "dummy_fraction": float(flags.mean()),  # training images moved to the dummy class
+        "gan_real_accuracy": gan_history.history["real_accuracy"][-1],  # last GAN epoch
+        "gan_fake_accuracy": gan_history.history["fake_accuracy"][-1],
+        "synthetic_share": ratio,
+    },
+)  # fmt: skip
+
+# %% [markdown]
+# ### What the cpu run measured
+#
+# The table holds the figures of the last cpu run
+# (`results/05_report_e_gan_three_class_cpu.json`, <!--cpu:wall_minutes-->7.7 minutes on a two-core CPU) beside the
+# report's accuracies, each with its 95% bootstrap interval. That run is reduced: about
+# 2,000 of the 5,232 images, 64-pixel inputs for the CNNs, ResNet50 and DenseNet121 (32 for
+# the GAN and the augmentation test), 8 epochs per model and 30 for the GAN, and **ResNet50
+# and DenseNet121 from random weights**, not ImageNet's. The copy of the data it read has no
+# official `test/` folder, so the test set is 20% of the patients held out of the training
+# folders: <!--cpu:Binary CNN, normal vs pneumonia:n-->398 images, <!--cpu:resnet50, bacteria vs virus:n-->295 of them pneumonia. Held-out training patients are easier than the
+# official 624-image test set (on notebook 01 the held-out figures were 0.1-0.2 higher than
+# the official test's), so every measured row is likely flattered. Full mode (all images,
+# 128 / 224 pixels, ImageNet weights) is not measured here.
+#
+# | | accuracy | balanced_accuracy | roc_auc |
+# |---|---|---|---|
+# | CNN normal vs pneumonia (report E) | <!--cpu:CNN normal vs pneumonia (report E):accuracy-->0.97 | – | – |
+# | Binary CNN, normal vs pneumonia | <!--cpu:Binary CNN, normal vs pneumonia:accuracy-->0.96 [<!--cpu:Binary CNN, normal vs pneumonia:accuracy_low-->0.94, <!--cpu:Binary CNN, normal vs pneumonia:accuracy_high-->0.98] | <!--cpu:Binary CNN, normal vs pneumonia:balanced_accuracy-->0.94 [<!--cpu:Binary CNN, normal vs pneumonia:balanced_accuracy_low-->0.91, <!--cpu:Binary CNN, normal vs pneumonia:balanced_accuracy_high-->0.97] | <!--cpu:Binary CNN, normal vs pneumonia:roc_auc-->0.99 [<!--cpu:Binary CNN, normal vs pneumonia:roc_auc_low-->0.98, <!--cpu:Binary CNN, normal vs pneumonia:roc_auc_high-->1.00] |
+# | Three-class CNN: normal vs pneumonia | <!--cpu:Three-class CNN: normal vs pneumonia:accuracy-->0.96 [<!--cpu:Three-class CNN: normal vs pneumonia:accuracy_low-->0.94, <!--cpu:Three-class CNN: normal vs pneumonia:accuracy_high-->0.98] | <!--cpu:Three-class CNN: normal vs pneumonia:balanced_accuracy-->0.94 [<!--cpu:Three-class CNN: normal vs pneumonia:balanced_accuracy_low-->0.91, <!--cpu:Three-class CNN: normal vs pneumonia:balanced_accuracy_high-->0.97] | <!--cpu:Three-class CNN: normal vs pneumonia:roc_auc-->0.99 [<!--cpu:Three-class CNN: normal vs pneumonia:roc_auc_low-->0.98, <!--cpu:Three-class CNN: normal vs pneumonia:roc_auc_high-->1.00] |
+# | ResNet bacteria vs virus (report E) | <!--cpu:ResNet bacteria vs virus (report E):accuracy-->0.75 | – | – |
+# | resnet50, bacteria vs virus | <!--cpu:resnet50, bacteria vs virus:accuracy-->0.71 [<!--cpu:resnet50, bacteria vs virus:accuracy_low-->0.66, <!--cpu:resnet50, bacteria vs virus:accuracy_high-->0.76] | <!--cpu:resnet50, bacteria vs virus:balanced_accuracy-->0.70 [<!--cpu:resnet50, bacteria vs virus:balanced_accuracy_low-->0.64, <!--cpu:resnet50, bacteria vs virus:balanced_accuracy_high-->0.75] | <!--cpu:resnet50, bacteria vs virus:roc_auc-->0.76 [<!--cpu:resnet50, bacteria vs virus:roc_auc_low-->0.71, <!--cpu:resnet50, bacteria vs virus:roc_auc_high-->0.82] |
+# | resnet50 + more epochs (control), bacteria vs virus | <!--cpu:resnet50 + more epochs (control), bacteria vs virus:accuracy-->0.75 [<!--cpu:resnet50 + more epochs (control), bacteria vs virus:accuracy_low-->0.69, <!--cpu:resnet50 + more epochs (control), bacteria vs virus:accuracy_high-->0.79] | <!--cpu:resnet50 + more epochs (control), bacteria vs virus:balanced_accuracy-->0.73 [<!--cpu:resnet50 + more epochs (control), bacteria vs virus:balanced_accuracy_low-->0.68, <!--cpu:resnet50 + more epochs (control), bacteria vs virus:balanced_accuracy_high-->0.78] | <!--cpu:resnet50 + more epochs (control), bacteria vs virus:roc_auc-->0.78 [<!--cpu:resnet50 + more epochs (control), bacteria vs virus:roc_auc_low-->0.72, <!--cpu:resnet50 + more epochs (control), bacteria vs virus:roc_auc_high-->0.83] |
+# | resnet50 + dummy class, bacteria vs virus | <!--cpu:resnet50 + dummy class, bacteria vs virus:accuracy-->0.73 [<!--cpu:resnet50 + dummy class, bacteria vs virus:accuracy_low-->0.68, <!--cpu:resnet50 + dummy class, bacteria vs virus:accuracy_high-->0.78] | <!--cpu:resnet50 + dummy class, bacteria vs virus:balanced_accuracy-->0.71 [<!--cpu:resnet50 + dummy class, bacteria vs virus:balanced_accuracy_low-->0.66, <!--cpu:resnet50 + dummy class, bacteria vs virus:balanced_accuracy_high-->0.77] | <!--cpu:resnet50 + dummy class, bacteria vs virus:roc_auc-->0.77 [<!--cpu:resnet50 + dummy class, bacteria vs virus:roc_auc_low-->0.71, <!--cpu:resnet50 + dummy class, bacteria vs virus:roc_auc_high-->0.83] |
+# | DenseNet bacteria vs virus (report E) | <!--cpu:DenseNet bacteria vs virus (report E):accuracy-->0.75 | – | – |
+# | densenet121, bacteria vs virus | <!--cpu:densenet121, bacteria vs virus:accuracy-->0.36 [<!--cpu:densenet121, bacteria vs virus:accuracy_low-->0.31, <!--cpu:densenet121, bacteria vs virus:accuracy_high-->0.41] | <!--cpu:densenet121, bacteria vs virus:balanced_accuracy-->0.49 [<!--cpu:densenet121, bacteria vs virus:balanced_accuracy_low-->0.46, <!--cpu:densenet121, bacteria vs virus:balanced_accuracy_high-->0.51] | <!--cpu:densenet121, bacteria vs virus:roc_auc-->0.43 [<!--cpu:densenet121, bacteria vs virus:roc_auc_low-->0.37, <!--cpu:densenet121, bacteria vs virus:roc_auc_high-->0.50] |
+# | Three-class CNN: bacteria vs virus | <!--cpu:Three-class CNN: bacteria vs virus:accuracy-->0.64 [<!--cpu:Three-class CNN: bacteria vs virus:accuracy_low-->0.58, <!--cpu:Three-class CNN: bacteria vs virus:accuracy_high-->0.69] | <!--cpu:Three-class CNN: bacteria vs virus:balanced_accuracy-->0.50 [<!--cpu:Three-class CNN: bacteria vs virus:balanced_accuracy_low-->0.49, <!--cpu:Three-class CNN: bacteria vs virus:balanced_accuracy_high-->0.51] | <!--cpu:Three-class CNN: bacteria vs virus:roc_auc-->0.76 [<!--cpu:Three-class CNN: bacteria vs virus:roc_auc_low-->0.70, <!--cpu:Three-class CNN: bacteria vs virus:roc_auc_high-->0.82] |
+# | ACGAN discriminator head: bacteria vs virus | <!--cpu:ACGAN discriminator head: bacteria vs virus:accuracy-->0.77 [<!--cpu:ACGAN discriminator head: bacteria vs virus:accuracy_low-->0.73, <!--cpu:ACGAN discriminator head: bacteria vs virus:accuracy_high-->0.82] | <!--cpu:ACGAN discriminator head: bacteria vs virus:balanced_accuracy-->0.74 [<!--cpu:ACGAN discriminator head: bacteria vs virus:balanced_accuracy_low-->0.69, <!--cpu:ACGAN discriminator head: bacteria vs virus:balanced_accuracy_high-->0.79] | <!--cpu:ACGAN discriminator head: bacteria vs virus:roc_auc-->0.78 [<!--cpu:ACGAN discriminator head: bacteria vs virus:roc_auc_low-->0.72, <!--cpu:ACGAN discriminator head: bacteria vs virus:roc_auc_high-->0.84] |
+# | GAN three-class (report E) | <!--cpu:GAN three-class (report E):accuracy-->0.70 | – | – |
+# | Three-class CNN | <!--cpu:Three-class CNN:accuracy-->0.71 [<!--cpu:Three-class CNN:accuracy_low-->0.66, <!--cpu:Three-class CNN:accuracy_high-->0.75] | <!--cpu:Three-class CNN:balanced_accuracy-->0.64 [<!--cpu:Three-class CNN:balanced_accuracy_low-->0.62, <!--cpu:Three-class CNN:balanced_accuracy_high-->0.65] | <!--cpu:Three-class CNN:roc_auc-->0.89 [<!--cpu:Three-class CNN:roc_auc_low-->0.86, <!--cpu:Three-class CNN:roc_auc_high-->0.92] |
+# | ACGAN discriminator head | <!--cpu:ACGAN discriminator head:accuracy-->0.77 [<!--cpu:ACGAN discriminator head:accuracy_low-->0.72, <!--cpu:ACGAN discriminator head:accuracy_high-->0.81] | <!--cpu:ACGAN discriminator head:balanced_accuracy-->0.75 [<!--cpu:ACGAN discriminator head:balanced_accuracy_low-->0.71, <!--cpu:ACGAN discriminator head:balanced_accuracy_high-->0.80] | <!--cpu:ACGAN discriminator head:roc_auc-->0.88 [<!--cpu:ACGAN discriminator head:roc_auc_low-->0.85, <!--cpu:ACGAN discriminator head:roc_auc_high-->0.91] |
+# | CNN real only | <!--cpu:CNN real only:accuracy-->0.74 [<!--cpu:CNN real only:accuracy_low-->0.69, <!--cpu:CNN real only:accuracy_high-->0.78] | <!--cpu:CNN real only:balanced_accuracy-->0.71 [<!--cpu:CNN real only:balanced_accuracy_low-->0.67, <!--cpu:CNN real only:balanced_accuracy_high-->0.74] | <!--cpu:CNN real only:roc_auc-->0.85 [<!--cpu:CNN real only:roc_auc_low-->0.83, <!--cpu:CNN real only:roc_auc_high-->0.88] |
+# | CNN real + GAN | <!--cpu:CNN real + GAN:accuracy-->0.76 [<!--cpu:CNN real + GAN:accuracy_low-->0.71, <!--cpu:CNN real + GAN:accuracy_high-->0.80] | <!--cpu:CNN real + GAN:balanced_accuracy-->0.70 [<!--cpu:CNN real + GAN:balanced_accuracy_low-->0.66, <!--cpu:CNN real + GAN:balanced_accuracy_high-->0.74] | <!--cpu:CNN real + GAN:roc_auc-->0.89 [<!--cpu:CNN real + GAN:roc_auc_low-->0.87, <!--cpu:CNN real + GAN:roc_auc_high-->0.92] |
+# | CNN real only: normal vs pneumonia | <!--cpu:CNN real only: normal vs pneumonia:accuracy-->0.92 [<!--cpu:CNN real only: normal vs pneumonia:accuracy_low-->0.89, <!--cpu:CNN real only: normal vs pneumonia:accuracy_high-->0.95] | <!--cpu:CNN real only: normal vs pneumonia:balanced_accuracy-->0.94 [<!--cpu:CNN real only: normal vs pneumonia:balanced_accuracy_low-->0.91, <!--cpu:CNN real only: normal vs pneumonia:balanced_accuracy_high-->0.96] | <!--cpu:CNN real only: normal vs pneumonia:roc_auc-->0.99 [<!--cpu:CNN real only: normal vs pneumonia:roc_auc_low-->0.98, <!--cpu:CNN real only: normal vs pneumonia:roc_auc_high-->1.00] |
+# | CNN real + GAN: normal vs pneumonia | <!--cpu:CNN real + GAN: normal vs pneumonia:accuracy-->0.94 [<!--cpu:CNN real + GAN: normal vs pneumonia:accuracy_low-->0.92, <!--cpu:CNN real + GAN: normal vs pneumonia:accuracy_high-->0.96] | <!--cpu:CNN real + GAN: normal vs pneumonia:balanced_accuracy-->0.90 [<!--cpu:CNN real + GAN: normal vs pneumonia:balanced_accuracy_low-->0.86, <!--cpu:CNN real + GAN: normal vs pneumonia:balanced_accuracy_high-->0.94] | <!--cpu:CNN real + GAN: normal vs pneumonia:roc_auc-->0.98 [<!--cpu:CNN real + GAN: normal vs pneumonia:roc_auc_low-->0.97, <!--cpu:CNN real + GAN: normal vs pneumonia:roc_auc_high-->0.99] |
+# | CNN real only: bacteria vs virus | <!--cpu:CNN real only: bacteria vs virus:accuracy-->0.77 [<!--cpu:CNN real only: bacteria vs virus:accuracy_low-->0.72, <!--cpu:CNN real only: bacteria vs virus:accuracy_high-->0.81] | <!--cpu:CNN real only: bacteria vs virus:balanced_accuracy-->0.71 [<!--cpu:CNN real only: bacteria vs virus:balanced_accuracy_low-->0.66, <!--cpu:CNN real only: bacteria vs virus:balanced_accuracy_high-->0.77] | <!--cpu:CNN real only: bacteria vs virus:roc_auc-->0.79 [<!--cpu:CNN real only: bacteria vs virus:roc_auc_low-->0.73, <!--cpu:CNN real only: bacteria vs virus:roc_auc_high-->0.85] |
+# | CNN real + GAN: bacteria vs virus | <!--cpu:CNN real + GAN: bacteria vs virus:accuracy-->0.74 [<!--cpu:CNN real + GAN: bacteria vs virus:accuracy_low-->0.68, <!--cpu:CNN real + GAN: bacteria vs virus:accuracy_high-->0.79] | <!--cpu:CNN real + GAN: bacteria vs virus:balanced_accuracy-->0.65 [<!--cpu:CNN real + GAN: bacteria vs virus:balanced_accuracy_low-->0.60, <!--cpu:CNN real + GAN: bacteria vs virus:balanced_accuracy_high-->0.69] | <!--cpu:CNN real + GAN: bacteria vs virus:roc_auc-->0.79 [<!--cpu:CNN real + GAN: bacteria vs virus:roc_auc_low-->0.73, <!--cpu:CNN real + GAN: bacteria vs virus:roc_auc_high-->0.84] |
 
 # %% [markdown]
 # ## Discussion
 #
 # **In smoke mode none of the figures above mean anything**: the models saw a couple of
-# hundred 32-pixel phantoms for one epoch, and the ResNet and DenseNet started from
-# random weights. The notes below are about full runs on the real data with the default
-# parameters and a GPU runtime.
+# hundred 32-pixel phantoms for one epoch. The notes below are about the cpu run quoted in
+# the table above.
 #
-# * **Binary CNN.** The report's "over 97%" was measured on a split it does not describe.
-#   Measured on held-out *patients*, a small CNN should be expected to score lower; a
-#   per-image 80/10/10 re-split, which section 2 shows leaks many test patients into
-#   training, inflates such figures. Whether leakage explains the whole gap cannot be
-#   told from the report.
-# * **Bacteria vs virus.** Read the ResNet and DenseNet rows against the report's 0.75
-#   with their intervals in mind: the test set holds only a few hundred pneumonia images
-#   and virus is the minority. Always answering "bacteria" already scores about 0.62-0.65
-#   on Kermany's data, so the balanced accuracy and the ROC AUC are the honest figures
-#   here; the three-class CNN's own bacteria-vs-virus row is a useful floor.
-# * **Dummy class.** Compare the dummy-class row with the control, not with the first
-#   ResNet row. The report found the dummy class "meaningless"; a difference inside the
-#   intervals agrees with it.
-# * **Three classes.** Put the three-class CNN and the ACGAN's discriminator head beside
-#   the report's 0.70 plateau, then look at the split rows: they show how much of the
-#   error is normal vs pneumonia and how much is bacteria vs virus, where the report
-#   located it.
-# * **GAN augmentation.** With one GAN and one CNN seed per arm, a difference between
-#   "real only" and "real + GAN" inside the intervals is noise; report E saw at most a
-#   slight gain for normal vs pneumonia and none for bacteria vs virus.
-#   `benchmarks/gan_augmentation.py` repeats the comparison over several CNN seeds.
+# * **Binary CNN.** At 64 pixels the small CNN scored <!--cpu:Binary CNN, normal vs pneumonia:accuracy-->0.96 [<!--cpu:Binary CNN, normal vs pneumonia:accuracy_low-->0.94, <!--cpu:Binary CNN, normal vs pneumonia:accuracy_high-->0.98] on held-out
+#   patients, beside the report's "over 97%" (ROC AUC <!--cpu:Binary CNN, normal vs pneumonia:roc_auc-->0.99). Both figures are probably too
+#   kind: this one because held-out training patients are easier than the official test
+#   folder, the report's because a per-image 80/10/10 split leaks patients (section 2: a
+#   per-image 90/10 split of this data draws <!--cpu:extra:leaked_image_fraction-->0.52 of its
+#   test images from patients it also trains or validates on). A student should expect a
+#   lower figure on the official test set, and should not read the closeness of the two
+#   figures as a reproduction.
+# * **Bacteria vs virus.** Always answering "bacteria" scores <!--cpu:extra:bacteria_share-->0.64 on these test patients,
+#   so that is the floor, and balanced accuracy and ROC AUC are the figures to read.
+#   ResNet50 from random weights reached <!--cpu:resnet50, bacteria vs virus:accuracy-->0.71 [<!--cpu:resnet50, bacteria vs virus:accuracy_low-->0.66, <!--cpu:resnet50, bacteria vs virus:accuracy_high-->0.76] (balanced <!--cpu:resnet50, bacteria vs virus:balanced_accuracy-->0.70, AUC <!--cpu:resnet50, bacteria vs virus:roc_auc-->0.76): a
+#   trained head finds some signal even in random convolutional features. DenseNet121 from
+#   random weights scored <!--cpu:densenet121, bacteria vs virus:accuracy-->0.36, below the floor, with AUC <!--cpu:densenet121, bacteria vs virus:roc_auc-->0.43: its features carry no usable
+#   signal and the threshold chosen on validation patients did not carry over. Neither row
+#   says anything about the report's ImageNet fine-tuning (0.75); that needs a full run. The
+#   three-class CNN's own bacteria-vs-virus row (<!--cpu:Three-class CNN: bacteria vs virus:accuracy-->0.64, balanced <!--cpu:Three-class CNN: bacteria vs virus:balanced_accuracy-->0.50) calls nearly every
+#   pneumonia bacterial at the fixed 0.5 cut, although its AUC (<!--cpu:Three-class CNN: bacteria vs virus:roc_auc-->0.76) shows that its scores
+#   do rank the images; the ACGAN head's row reached <!--cpu:ACGAN discriminator head: bacteria vs virus:accuracy-->0.77.
+# * **Dummy class.** With <!--cpu:extra:dummy_fraction-->0.20 of the training images moved to the dummy class, ResNet50
+#   scored <!--cpu:resnet50 + dummy class, bacteria vs virus:accuracy-->0.73 [<!--cpu:resnet50 + dummy class, bacteria vs virus:accuracy_low-->0.68, <!--cpu:resnet50 + dummy class, bacteria vs virus:accuracy_high-->0.78], against <!--cpu:resnet50 + more epochs (control), bacteria vs virus:accuracy-->0.75 [<!--cpu:resnet50 + more epochs (control), bacteria vs virus:accuracy_low-->0.69, <!--cpu:resnet50 + more epochs (control), bacteria vs virus:accuracy_high-->0.79] for the control that trained as long
+#   on the real labels. The intervals overlap almost entirely: no benefit, as the report
+#   found.
+# * **Three classes.** The three-class CNN scored <!--cpu:Three-class CNN:accuracy-->0.71 [<!--cpu:Three-class CNN:accuracy_low-->0.66, <!--cpu:Three-class CNN:accuracy_high-->0.75] and the ACGAN's
+#   discriminator head <!--cpu:ACGAN discriminator head:accuracy-->0.77 [<!--cpu:ACGAN discriminator head:accuracy_low-->0.72, <!--cpu:ACGAN discriminator head:accuracy_high-->0.81], beside the report's 0.70 plateau. The split rows
+#   show where the errors are: normal vs pneumonia is nearly solved (<!--cpu:Three-class CNN: normal vs pneumonia:accuracy-->0.96 for the
+#   three-class CNN), bacteria vs virus is not, where the report located them too.
+# * **GAN augmentation.** The GAN's last epoch ended with real and fake accuracies of <!--cpu:extra:gan_real_accuracy-->0.51
+#   and <!--cpu:extra:gan_fake_accuracy-->0.54: a balanced game, not a discriminator that has won. Trained on real images
+#   only, the 32-pixel CNN scored <!--cpu:CNN real only:accuracy-->0.74 [<!--cpu:CNN real only:accuracy_low-->0.69, <!--cpu:CNN real only:accuracy_high-->0.78]; with the generated images added (a
+#   share of <!--cpu:extra:synthetic_share-->0.32 of the training set) it scored <!--cpu:CNN real + GAN:accuracy-->0.76 [<!--cpu:CNN real + GAN:accuracy_low-->0.71, <!--cpu:CNN real + GAN:accuracy_high-->0.80]. Normal vs pneumonia
+#   moved from <!--cpu:CNN real only: normal vs pneumonia:accuracy-->0.92 to <!--cpu:CNN real + GAN: normal vs pneumonia:accuracy-->0.94 and bacteria vs virus from <!--cpu:CNN real only: bacteria vs virus:accuracy-->0.77 to <!--cpu:CNN real + GAN: bacteria vs virus:accuracy-->0.74: the report's direction
+#   (a slight gain for normal vs pneumonia, none for bacteria vs virus), but every
+#   difference is well inside the intervals of one GAN and one CNN seed per arm, so this run
+#   shows no effect. `benchmarks/gan_augmentation.py` repeats the comparison over several
+#   CNN seeds.
+# * **What to read into the gaps.** With a few hundred test images the intervals above are
+#   wide, so rows a few hundredths apart are not different findings, and an accuracy near
+#   the majority share means little until balanced accuracy says otherwise. Where the
+#   settings come closest (the binary CNN, the three-class plateau, the dummy class) the cpu
+#   figures land near the report's, but that is weak evidence: neither was measured on the
+#   official test set, and the report gives no intervals, test-set sizes or split.
 # * **Not reproduced exactly.** The report gives no input sizes, epoch counts, learning
 #   rates, augmentation values, layer sizes of its CNN and GAN, ResNet / DenseNet depths,
 #   fine-tuning depth, nor its rule for "ambiguous" images. The values used here are stated
