@@ -444,6 +444,7 @@ class RunFolder:
                 x0, _, _ = peek(train)
                 net(x0[:1])
             net.load_weights(str(weights))
+            _compile_like_fit(net, fit_kwargs)
             history = keras.callbacks.History()
             history.set_model(net)
             history.history = _read_history(out / "history.csv")
@@ -462,6 +463,27 @@ class RunFolder:
                                    indent=2, default=repr))  # fmt: skip
         self.trained.append(name)
         return history
+
+
+def _compile_like_fit(net, fit_kwargs: dict) -> None:
+    """Compile a reloaded model as :func:`cxrkeras.fit` would, so ``evaluate`` has its loss."""
+    from cxrkeras._train_checks import has_own_train_step, model_head
+    from cxrkeras.recipes import get_recipe, make_loss, make_metrics, make_optimizer
+
+    options = {
+        k: v
+        for k, v in fit_kwargs.items()
+        if k not in ("epochs", "verbose", "callbacks", "strategy", "mixed_precision", "tensorboard")
+    }
+    recipe = get_recipe(options.pop("recipe", "report_b"), **options)
+    if has_own_train_step(net):
+        net.compile(optimizer=make_optimizer(recipe))
+        return
+    head = model_head(net)
+    loss = make_loss(recipe, head)
+    net.compile(
+        optimizer=make_optimizer(recipe), loss=loss, metrics=make_metrics(recipe, head, loss)
+    )
 
 
 def _read_history(path: Path) -> dict:

@@ -258,7 +258,8 @@ out = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inp))
 runs = RunFolder(sys.argv[1], "nb", "cpu", key={"data": "toy"})
 history = runs.fit(keras.Model(inp, out), (x, y), (x, y), name="toy", epochs=4, batch_size=16,
                    verbose=0, callbacks=[Kill()])
-print("EPOCHS", history.epoch, "TRAINED", runs.trained, "LOADED", runs.loaded)
+loss = history.model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+print("EPOCHS", history.epoch, "TRAINED", runs.trained, "LOADED", runs.loaded, "LOSS", loss)
 """
 
 
@@ -288,7 +289,9 @@ def test_a_killed_training_cell_resumes_at_the_next_epoch_and_a_finished_one_rel
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [0, 1, 2, 3]
     third = run(kill_after=1)  # would be killed if it trained again
     assert third.returncode == 0, third.stderr[-2000:]
-    assert "EPOCHS [0, 1, 2, 3] TRAINED [] LOADED ['toy']" in third.stdout
+    assert "EPOCHS [0, 1, 2, 3] TRAINED [] LOADED ['toy'] LOSS" in third.stdout
+    # the reloaded model is compiled as fit left it, with the same weights
+    assert third.stdout.split("LOSS")[1].strip() == second.stdout.split("LOSS")[1].strip()
 
 
 def test_readme_quotes_each_notebooks_measured_cpu_minutes():
