@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # Some functions share their module's name (``cxrkeras.evaluate``, ``cxrkeras.gradcam``,
 # ``cxrkeras.occlusion``, ``cxrkeras.demo``): these imports bind the functions, which
 # take precedence over the submodules for attribute access on the package.
+import cxrkeras.cli  # noqa: F401  (first: the command line quiets TensorFlow's start-up)
 from cxrkeras.anomaly import (
     eer_threshold,
     evaluate_anomaly,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -196,19 +198,32 @@ def train_preset(
         The run folder (``model.keras``, ``run.json``, ``validation.json``,
         ``settings.json``, ``members/<i>/history.csv``).
     """
+    from cxrkeras._common import atomic_write_text, remove_temporaries
     from cxrkeras.backbones import transfer_classifier
     from cxrkeras.data import class_weights, make_dataset
     from cxrkeras.datasets import scan
     from cxrkeras.evaluate import collect_predictions, evaluate_scores
-    from cxrkeras.runs import RunConfig, epochs_logged, prepare_out_dir, save_run
+    from cxrkeras.runs import (
+        RunConfig,
+        epochs_logged,
+        foreign_files,
+        load_model_file,
+        prepare_out_dir,
+        prepare_resume,
+        save_model,
+        save_run,
+    )
     from cxrkeras.thresholds import choose_threshold
     from cxrkeras.train import fit
 
     spec = for_device(get_preset(preset))
     spec = spec.replace(**overrides) if overrides else spec  # the caller's settings win
     budget = float(spec.time_budget if time_budget is None else time_budget)
-    if budget <= 0:
-        raise ValueError(f"time_budget must be positive seconds; got {time_budget!r}.")
+    if not budget > 0 or budget == float("inf"):
+        raise ValueError(
+            f"train_preset: time_budget must be a positive, finite number of seconds. "
+            f"Received: time_budget={time_budget!r}. Fix: e.g. time_budget=1800 (30 min)."
+        )
     if weights == "auto":
         weights = find_weights(spec.backbone, spec.alpha)
     start = time.perf_counter()
@@ -243,20 +258,30 @@ def train_preset(
         # The file name only: a resumed run may start from another working directory.
         "weights": None if weights is None else Path(str(weights)).name,
     }
-    if resume and (out / "members").is_dir():
-        _check_resumed_settings(out / SETTINGS_FILE, settings)
+    started = (out / "members").is_dir() or (out / SETTINGS_FILE).is_file()
+    if resume and out.is_dir() and started and not foreign_files(out):
+        if (out / SETTINGS_FILE).is_file():
+            _check_resumed_settings(out / SETTINGS_FILE, settings)
+        remove_temporaries(out)
+        if not (out / SETTINGS_FILE).is_file():  # killed before it was written
+            atomic_write_text(out / SETTINGS_FILE, json.dumps(settings, indent=2))
     else:
         out = prepare_out_dir(out, overwrite=overwrite)
-        (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+        atomic_write_text(out / SETTINGS_FILE, json.dumps(settings, indent=2))
     members, histories, stopped = [], [], []
     for i in range(spec.members):
         member_dir = out / "members" / str(i)
         done = member_dir / "model.keras"
         if resume and done.is_file():
-            members.append(keras.saving.load_model(done))
-            histories.append(epochs_logged(member_dir))
-            stopped.append(False)
-            continue
+            try:
+                members.append(load_model_file(done))
+            except ValueError as err:  # a member saved before saves were crash-safe
+                warnings.warn(f"Member {i} is retrained: {err}", stacklevel=2)
+                done.unlink()
+            else:
+                histories.append(epochs_logged(member_dir))
+                stopped.append(False)
+                continue
         left = budget - (time.perf_counter() - start)
         if left <= 0 and members:
             break  # the first member always trains at least one epoch
@@ -275,6 +300,11 @@ def train_preset(
         train_ds = make_dataset(
             pool, split="train", shuffle=True, seed=seed + i, augment=spec.augment, **common
         )
+        if resume and member_dir.is_dir():
+            prepare_resume(member_dir, net)  # drops a backup damaged by a kill
+        elif member_dir.is_dir():  # overwrite: start afresh, not from an old backup
+            remove_temporaries(member_dir)
+            shutil.rmtree(member_dir / "backup", ignore_errors=True)
         schedule = CosineBudget(spec.learning_rate, spec.epochs, seconds=share)
         if spec.focal_gamma is None:
             loss = (
@@ -307,7 +337,7 @@ def train_preset(
             verbose=verbose,
         )
         (member_dir / "best.keras").unlink(missing_ok=True)  # the final weights are kept
-        net.save(done)
+        save_model(net, done)
         members.append(net)
         histories.append(epochs_logged(member_dir))
         stopped.append(schedule.stopped_early)
@@ -320,7 +350,7 @@ def train_preset(
         method = spec.threshold_method
         threshold = float(choose_threshold(y_val, s_val, method=method))
     val_result = evaluate_scores(y_val, s_val, threshold=threshold, class_names=val_ds.class_names)
-    (out / "validation.json").write_text(val_result.to_json())
+    atomic_write_text(out / "validation.json", val_result.to_json())
     counts = pool.groupby("split").size().to_dict()
     config = RunConfig(
         model_name=spec.name,

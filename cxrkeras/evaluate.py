@@ -29,6 +29,7 @@ from sklearn.metrics import (
 )
 
 from cxrkeras._common import class_names_for
+from cxrkeras._inputs import check_number
 from cxrkeras._scoring import (
     bootstrap_stats,
     check_pair,
@@ -39,15 +40,15 @@ from cxrkeras._scoring import (
     weighted_auc_ap,
     weighted_confusion,
 )
-from cxrkeras.predictions import collect_predictions, image_batches
-from cxrkeras.results import EvaluationResult
+from cxrkeras.predictions import _collect, collect_predictions, image_batches
+from cxrkeras.results import LABELS, EvaluationResult
 
 __all__ = ["collect_predictions", "evaluate", "evaluate_scores", "image_batches"]
 
 _NAN = float("nan")
 
 
-def _point_figures(y, s, y_pred, k: int, notes: list[str]) -> dict[str, float]:
+def _point_figures(y, s, y_pred, k: int, notes: list[str], names=()) -> dict[str, float]:
     """The figures themselves, from scikit-learn."""
     labels = list(range(k))
     present = np.unique(y)
@@ -85,18 +86,29 @@ def _point_figures(y, s, y_pred, k: int, notes: list[str]) -> dict[str, float]:
                 np.mean([roc_auc_score(onehot[:, c], s[:, c]) for c in labels])
             )
             figures["pr_auc"] = float(average_precision_score(onehot, s, average="macro"))
+    figures = {key: float(value) for key, value in figures.items()}
+    reasons = []
     if len(present) < k:
         missing = sorted(set(labels) - set(present.tolist()))
-        notes.append(
-            f"y_true lacks class id(s) {missing}: ROC AUC, PR AUC, balanced accuracy and "
-            "those classes' recall are undefined (NaN)."
-        )
-    if len(np.unique(y_pred)) == 1:
-        notes.append(
-            f"Every image was predicted as class {int(y_pred[0])}: precision of the other "
-            "class(es) is undefined (NaN). Check the threshold and the model's output."
-        )
-    return {key: float(value) for key, value in figures.items()}
+        shown = f" ({', '.join(str(names[i]) for i in missing)})" if names else ""
+        reasons.append(f"y_true lacks class id(s) {missing}{shown}")
+    single = len(np.unique(y_pred)) == 1
+    if single:
+        reasons.append(f"every image was predicted as class {int(y_pred[0])}")
+    if reasons:  # binary: a missing class leaves ROC AUC undefined; the others add a phrase
+        undefined = [LABELS.get(key, key) for key, value in figures.items() if np.isnan(value)]
+        undefined = [u if u[:2].isupper() else u[0].lower() + u[1:] for u in undefined]
+        if len(present) < k and k > 2:
+            undefined.append("the missing classes' recall")
+        if single and "precision" not in undefined:
+            undefined.append("the precision of the class(es) never predicted")
+        listed = ", ".join(undefined[:-1]) + (" and " if len(undefined) > 1 else "") + undefined[-1]
+        note = f"{' and '.join(reasons)}: {listed} {'are' if len(undefined) > 1 else 'is'} "
+        note += "undefined (NaN)."
+        if single and len(present) == k:
+            note += " Check the threshold and the model's output."
+        notes.append(note[0].upper() + note[1:] if note.startswith("every") else note)
+    return figures
 
 
 def _bootstrap_figures(y, s, y_pred, k: int, *, bootstrap: int, seed: int):
@@ -138,7 +150,9 @@ def evaluate_scores(
         An :class:`~cxrkeras.results.EvaluationResult`.
 
     Raises:
-        ValueError: for empty, misaligned or NaN inputs, or class ids beyond the scores.
+        ValueError: for empty, misaligned or NaN inputs, class ids beyond the scores, a
+            NaN threshold or a negative ``bootstrap``.
+        TypeError: for a ``threshold`` or ``bootstrap`` that is not a number.
 
     Example:
         >>> r = evaluate_scores([0, 0, 1, 1, 1], [0.1, 0.7, 0.4, 0.8, 0.9], bootstrap=200)
@@ -155,6 +169,12 @@ def _score_arrays(
 ) -> EvaluationResult:
     """:func:`evaluate_scores` with positional arguments; ``probabilities=False`` accepts
     binary scores outside [0, 1] (reconstruction errors) without a warning."""
+    threshold = check_number(threshold, where="evaluate", argument="threshold",
+                             fix="a number such as 0.5, or the threshold chosen on "
+                             "validation data (cxrkeras.choose_threshold).")  # fmt: skip
+    bootstrap = check_number(bootstrap, where="evaluate", argument="bootstrap", low=0,
+                             integer=True, fix="e.g. bootstrap=1000, or 0 for no "
+                             "intervals.")  # fmt: skip
     y, s = check_pair(y_true, y_score)
     k = 2 if s.ndim == 1 else s.shape[1]
     if k == 2:
@@ -172,7 +192,7 @@ def _score_arrays(
     if len(names) != k:
         raise ValueError(f"class_names has {len(names)} names {names} but there are {k} classes.")
     notes: list[str] = []
-    metrics = _point_figures(y, s, y_pred, k, notes)
+    metrics = _point_figures(y, s, y_pred, k, notes, names)
     ci: dict[str, tuple[float, float]] = {}
     skipped: dict[str, int] = {}
     if bootstrap:
@@ -249,8 +269,11 @@ def evaluate(
         (``model.compute_loss``, regularisation included) when the model is compiled.
 
     Raises:
-        TypeError: if ``model_or_scores`` is neither a model nor a pair.
-        ValueError: for empty, misaligned or NaN inputs.
+        TypeError: if ``model_or_scores`` is neither a model nor a pair, or
+            ``threshold`` is not a number.
+        ValueError: for empty, misaligned or NaN inputs, or images the model cannot
+            take (integer pixels for a model of unknown range, another size or channel
+            count: see :func:`cxrkeras.gradcam`).
 
     Example:
         >>> import keras
@@ -277,7 +300,7 @@ def evaluate(
         )
     if data is None:
         raise ValueError("evaluate(model, data): data is missing; pass (x, y) or a dataset.")
-    y_raw, scores = collect_predictions(model_or_scores, data, verbose=verbose)
+    y_raw, scores = _collect(model_or_scores, data, 64, verbose, "evaluate")
     if class_names is None:
         class_names = getattr(data, "class_names", None)
         if class_names is not None and len(class_names) != max(scores.shape[-1], 2):

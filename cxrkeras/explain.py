@@ -14,9 +14,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from cxrkeras._common import as_batch, class_names_for
+from cxrkeras._common import class_names_for
 from cxrkeras._figures import Figure
 from cxrkeras._graph import _forward, _head_activation, find_layer, forward_with_intermediate
+from cxrkeras._inputs import (
+    check_heatmap,
+    check_images,
+    check_model,
+    check_number,
+    describe,
+)
 from cxrkeras.gradcam import gradcam, gradcam_plus_plus
 from cxrkeras.localization import localization_score
 from cxrkeras.occlusion import _probabilities, occlusion
@@ -49,7 +56,8 @@ def activation_map(model, image, *, layer_name=None, normalize: str = "image") -
 
     Args:
         model: A functional or Sequential Keras model (nested models allowed).
-        image: One image ``(H, W, C)`` or a batch ``(B, H, W, C)``.
+        image: One image ``(H, W, C)`` or a batch ``(B, H, W, C)`` (checked and converted
+            as in :func:`cxrkeras.gradcam`).
         layer_name: Layer name or dotted path; None for the last layer with a 4-D output.
         normalize: ``"image"`` scales each map to [0, 1] by its own min and max;
             ``"batch"`` uses the min and max of the whole batch, so activation levels
@@ -59,7 +67,9 @@ def activation_map(model, image, *, layer_name=None, normalize: str = "image") -
         float32 ``(H, W)`` or ``(B, H, W)`` maps in [0, 1] (zeros for a constant map).
 
     Raises:
-        ValueError: for an unknown layer, a layer that is not 4-D or a bad ``normalize``.
+        ValueError: for an unknown layer, a layer that is not 4-D, a bad ``normalize`` or
+            images the model cannot take.
+        TypeError: if ``model`` is not a Keras model or the image is not numeric.
 
     Example:
         >>> import keras
@@ -71,8 +81,12 @@ def activation_map(model, image, *, layer_name=None, normalize: str = "image") -
         (12, 20)
     """
     if normalize not in ("image", "batch"):
-        raise ValueError(f"normalize must be 'image' or 'batch'; got {normalize!r}.")
-    batch, single = as_batch(image)
+        raise ValueError(
+            f"activation_map: normalize must be 'image' or 'batch'. Received: "
+            f"normalize={normalize!r}."
+        )
+    check_model(model, where="activation_map")
+    batch, single = check_images(image, model, where="activation_map", argument="image")
     fmaps, _, _ = _forward(model, batch, layer_name)
     if len(fmaps.shape) != 4:
         raise ValueError(
@@ -90,15 +104,32 @@ def activation_map(model, image, *, layer_name=None, normalize: str = "image") -
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image, dtype=np.float32)
+    raw = np.asarray(image)
+    if raw.dtype == bool or not np.issubdtype(raw.dtype, np.number):
+        raise TypeError(
+            f"overlay: image must hold pixel values. Received: image of dtype {raw.dtype}. "
+            "Fix: pass the image array the heatmap was made for."
+        )
+    img = raw.astype(np.float32)
     if img.ndim == 2:
         img = img[..., None]
-    if img.ndim != 3 or img.shape[-1] not in (1, 3):
+    if img.ndim != 3 or img.shape[-1] not in (1, 3) or img.size == 0:
         raise ValueError(
-            f"Expected a grayscale (H, W) / (H, W, 1) or RGB (H, W, 3) image; got shape "
-            f"{np.shape(image)}."
+            f"overlay: image must be a grayscale (H, W) / (H, W, 1) or RGB (H, W, 3) image. "
+            f"Received: image={describe(raw)}. Fix: drop an alpha channel with image[..., :3]."
         )
-    if img.max() > 1.0:
+    if not np.all(np.isfinite(img)):
+        raise ValueError(
+            f"overlay: image contains NaN or infinite values. Received: image={describe(raw)}."
+        )
+    if np.issubdtype(raw.dtype, np.integer) and img.max() > 255.0:
+        img = img / 65535.0  # 16-bit pixels
+    elif img.max() > 255.0:
+        raise ValueError(
+            f"overlay: image values exceed 255, so they are neither [0, 1] nor 0-255 pixels. "
+            f"Received: image={describe(raw)}. Fix: pass image / image.max()."
+        )
+    elif img.max() > 1.0:
         img = img / 255.0
     low, high = img.min(), img.max()
     if low < 0.0:
@@ -112,11 +143,14 @@ def overlay(image, heatmap, *, alpha: float = 0.4, cmap: str = "jet") -> np.ndar
     Args:
         image: Grayscale ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``, or a batch of
             them. Values in [0, 1] are used as they are; an image whose maximum exceeds
-            1 is taken as [0, 255] and divided by 255 (ImageNet-normalised images with
-            negative values are rescaled by their min and max).
-        heatmap: ``(H, W)`` map (a batch for a batch of images); resized to the image
-            when its size differs. Maps in [0, 1] are used as they are; others (e.g.
-            occlusion drops) are rescaled by their min and max.
+            1 is taken as [0, 255] and divided by 255 (integer images above 255 as 16-bit
+            and divided by 65535; ImageNet-normalised images with negative values are
+            rescaled by their min and max).
+        heatmap: ``(H, W)`` map (a batch for a batch of images). A map of another size
+            with the image's aspect ratio (a layer's coarser grid) is resized to the
+            image; a map with another aspect ratio (a transposed map, another image's
+            map) is refused rather than stretched. Maps in [0, 1] are used as they are;
+            others (e.g. occlusion drops) are rescaled by their min and max.
         alpha: Weight of the heatmap colour, in [0, 1].
         cmap: A matplotlib colormap name.
 
@@ -124,28 +158,35 @@ def overlay(image, heatmap, *, alpha: float = 0.4, cmap: str = "jet") -> np.ndar
         float32 RGB ``(H, W, 3)`` (or ``(B, H, W, 3)``) in [0, 1].
 
     Raises:
-        ValueError: for bad shapes, a NaN heatmap or ``alpha`` outside [0, 1].
+        ValueError: for bad shapes, a heatmap with another aspect ratio than the image,
+            NaN values, ``alpha`` outside [0, 1] or an unknown ``cmap``.
+        TypeError: for a non-numeric ``alpha``, image or heatmap.
 
     Example:
         >>> rgb = overlay(np.full((6, 10), 200.0), np.eye(6, 10))
         >>> rgb.shape, bool(0.0 <= rgb.min() <= rgb.max() <= 1.0)
         ((6, 10, 3), True)
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}.")
-    heat = np.asarray(heatmap, dtype=np.float32)
+    alpha = check_number(alpha, where="overlay", argument="alpha", low=0.0, high=1.0,
+                         fix="the heatmap colour's weight, e.g. alpha=0.4.")  # fmt: skip
+    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
+        raise ValueError(
+            f"overlay: cmap must be a matplotlib colormap name. Received: cmap={cmap!r}. "
+            "Fix: e.g. cmap='jet', 'inferno' or 'viridis'."
+        )
+    heat = np.asarray(heatmap)
     img = np.asarray(image)
     if heat.ndim == 3 and img.ndim == 4:
         if len(heat) != len(img):
-            raise ValueError(f"Got {len(img)} images but {len(heat)} heatmaps; pass one each.")
+            raise ValueError(
+                f"overlay: pass one heatmap per image. Received: {len(img)} images and "
+                f"{len(heat)} heatmaps."
+            )
         pairs = zip(img, heat, strict=True)
         return np.stack([overlay(i, h, alpha=alpha, cmap=cmap) for i, h in pairs])
-    if heat.ndim != 2:
-        raise ValueError(f"heatmap must be (H, W); got shape {heat.shape}.")
-    if not np.all(np.isfinite(heat)):
-        raise ValueError("heatmap contains NaN or infinite values.")
     rgb = _as_rgb(img)
     height, width = rgb.shape[:2]
+    heat = check_heatmap(heat, (height, width), where="overlay")
     if heat.shape != (height, width):
         heat = tf.image.resize(heat[..., None], (height, width)).numpy()[..., 0]
     if heat.min() < 0.0 or heat.max() > 1.0:
@@ -209,10 +250,18 @@ def plot_explanations(
         >>> len(fig.axes)
         6
     """
+    if isinstance(methods, str):
+        methods = (methods,)
     unknown = [m for m in methods if m not in _METHODS]
     if unknown or not methods:
-        raise ValueError(f"Unknown methods {unknown or methods!r}; choose from {list(_METHODS)}.")
-    batch, _ = as_batch(images)
+        raise ValueError(
+            f"plot_explanations: Unknown methods {unknown or methods!r}. Received: "
+            f"methods={methods!r}. Fix: choose from {list(_METHODS)}."
+        )
+    check_model(model, where="plot_explanations")
+    threshold = check_number(threshold, where="plot_explanations", argument="threshold",
+                             fix="a probability such as run.json's threshold.")  # fmt: skip
+    batch, _ = check_images(images, model, where="plot_explanations")
     probs = _probabilities(model(batch, training=False), _head_activation(model))
     single_sigmoid = probs.shape[1] == 1
     if single_sigmoid:
@@ -220,7 +269,8 @@ def plot_explanations(
     names = list(class_names or class_names_for(probs.shape[1]))
     if len(names) != probs.shape[1]:
         raise ValueError(
-            f"class_names has {len(names)} names but the model scores {probs.shape[1]} classes."
+            f"plot_explanations: class_names has {len(names)} names but the model scores "
+            f"{probs.shape[1]} classes. Received: class_names={names!r}."
         )
     predicted = (probs[:, 1] >= threshold).astype(int) if single_sigmoid else probs.argmax(axis=1)
     explained = predicted if class_index is None else np.broadcast_to(class_index, (len(batch),))

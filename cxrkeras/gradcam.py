@@ -18,9 +18,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cxrkeras._common import as_batch
 from cxrkeras._compile import _compiled, _is_compiled
 from cxrkeras._graph import _forward, find_layer
+from cxrkeras._inputs import check_images, check_model
 
 _EPSILON = 1e-6
 _COMPILE_FROM = 16
@@ -35,14 +35,15 @@ def _requested_classes(class_index, batch: int, units: int | None) -> np.ndarray
         classes = np.full(batch, classes)
     if classes.shape != (batch,) or not np.issubdtype(classes.dtype, np.integer):
         raise ValueError(
-            f"class_index must be None, an int or {batch} ints (one per image); got "
-            f"{class_index!r}."
+            f"class_index must be None, an int or {batch} ints (one per image). Received: "
+            f"class_index={class_index!r}. Fix: e.g. class_index=1 for PNEUMONIA."
         )
     num_classes = None if units is None else (2 if units == 1 else units)
     if classes.min() < 0 or (num_classes is not None and classes.max() >= num_classes):
         raise ValueError(
-            f"class_index={class_index!r} is out of range for a head with {units} output "
-            f"unit(s), which explains classes 0..{(num_classes or 0) - 1}."
+            f"class_index is out of range for a head with {units} output unit(s), which "
+            f"explains classes 0..{(num_classes or 0) - 1}. Received: "
+            f"class_index={class_index!r}."
         )
     return classes.astype(np.int64)
 
@@ -148,25 +149,37 @@ def _average_members(model) -> list:
     return members
 
 
-def _explain_ensemble(model, members, batch, class_index, batch_size, weigh):
+def _explain_ensemble(model, members, batch, class_index, batch_size, weigh, where):
     """Mean of the members' maps for the ensemble's class (predicted or requested)."""
     classes = _requested_classes(class_index, len(batch), _num_units(model))
     if (classes < 0).any():
         probs = np.asarray(model.predict(batch, batch_size=batch_size, verbose=0))
         predicted = (probs[:, 0] >= 0.5) if probs.shape[-1] == 1 else probs.argmax(-1)
         classes = np.where(classes < 0, predicted.astype(np.int64), classes)
-    maps = np.mean([_explain(m, batch, classes, None, batch_size, weigh) for m in members], axis=0)
+    maps = [_explain(m, batch, classes, None, batch_size, weigh, where, True) for m in members]
+    maps = np.mean(maps, axis=0)
     peak = maps.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
 
 
-def _explain(model, images, class_index, layer_name, batch_size, weigh):
-    batch, single = as_batch(images)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+def _explain(model, images, class_index, layer_name, batch_size, weigh, where, checked=False):
+    if checked:  # a member of an ensemble, on the batch already checked for the ensemble
+        batch, single = images, False
+    else:
+        check_model(model, where=where)
+        batch, single = check_images(images, model, where=where)
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"{where}: batch_size must be a positive int. Received: "
+            f"batch_size={batch_size!r}. Fix: e.g. batch_size=32."
+        )
     members = _average_members(model) if layer_name is None else []
     if members:
-        maps = _explain_ensemble(model, members, batch, class_index, batch_size, weigh)
+        maps = _explain_ensemble(model, members, batch, class_index, batch_size, weigh, where)
         return maps[0] if single else maps
     _, path = find_layer(model, layer_name)
     classes = _requested_classes(class_index, len(batch), _num_units(model))
@@ -200,6 +213,11 @@ def gradcam(model, images, *, class_index=None, layer_name=None, batch_size: int
         model: A functional or Sequential Keras classifier (nested models allowed) with
             one sigmoid unit or a softmax head.
         images: One image ``(H, W, C)`` or a batch ``(B, H, W, C)``, as the model takes it.
+            Checked by :func:`cxrkeras._inputs.check_images`: integer pixels are divided
+            by 255 when the model's range is known (a model from :func:`cxrkeras.load_run`
+            or with its own rescaling layer) and refused otherwise (pass ``img / 255.0``);
+            one channel is repeated for an RGB model and three equal channels become one
+            for a grayscale model; NaN, empty batches and other sizes are refused.
         class_index: Class to explain: None for each image's predicted class, an int for
             all images, or one int per image. For one sigmoid unit, 1 (PNEUMONIA) explains
             ``+logit`` and 0 (NORMAL) explains ``-logit``.
@@ -215,7 +233,10 @@ def gradcam(model, images, *, class_index=None, layer_name=None, batch_size: int
 
     Raises:
         ValueError: for an unknown layer (candidates are listed), a layer that is not
-            4-D, a bad ``class_index`` or a gradient that cannot be computed.
+            4-D, a bad ``class_index`` or ``batch_size``, a gradient that cannot be
+            computed, or images the model cannot take (see ``images``).
+        TypeError: if ``model`` is not a Keras model (images and model swapped?) or the
+            images are not numeric.
 
     Example:
         >>> import keras, numpy as np
@@ -227,7 +248,8 @@ def gradcam(model, images, *, class_index=None, layer_name=None, batch_size: int
         >>> heatmap.shape, heatmap.dtype, bool(0 <= heatmap.min() <= heatmap.max() <= 1)
         ((12, 20), dtype('float32'), True)
     """
-    return _explain(model, images, class_index, layer_name, batch_size, _gradcam_weights)
+    weights = _gradcam_weights
+    return _explain(model, images, class_index, layer_name, batch_size, weights, "gradcam")
 
 
 def gradcam_plus_plus(model, images, *, class_index=None, layer_name=None, batch_size: int = 64):
@@ -251,4 +273,7 @@ def gradcam_plus_plus(model, images, *, class_index=None, layer_name=None, batch
         >>> gradcam_plus_plus(model, np.random.rand(2, 12, 20, 1), class_index=2).shape
         (2, 12, 20)
     """
-    return _explain(model, images, class_index, layer_name, batch_size, _gradcam_plus_plus_weights)
+    weights = _gradcam_plus_plus_weights
+    return _explain(
+        model, images, class_index, layer_name, batch_size, weights, "gradcam_plus_plus"
+    )

@@ -16,9 +16,9 @@ import tensorflow as tf
 from keras import ops
 from tqdm.auto import tqdm
 
-from cxrkeras._common import as_batch
 from cxrkeras._compile import _compiled
 from cxrkeras._graph import _head_activation
+from cxrkeras._inputs import check_images, check_model, check_patch
 from cxrkeras.gradcam import _requested_classes
 
 _BASELINES = ("zero", "mean", "blur")
@@ -27,9 +27,13 @@ _AUTO_PROGRESS_CHUNKS = 10
 
 def _pair(value, name: str) -> tuple[int, int]:
     pair = (value, value) if np.ndim(value) == 0 else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in pair):
+    valid = len(pair) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair
+    )
+    if not valid:
         raise ValueError(
-            f"{name} must be a positive int or a (height, width) pair of them; got {value!r}."
+            f"occlusion: {name} must be a positive int or a (height, width) pair of them. "
+            f"Received: {name}={value!r}. Fix: e.g. {name}=10."
         )
     return int(pair[0]), int(pair[1])
 
@@ -53,10 +57,16 @@ def _fill_values(batch: np.ndarray, baseline, patch: tuple[int, int]) -> np.ndar
             sigma = max(patch) / 2.0
             blurred = [cv2.GaussianBlur(img, (0, 0), sigma).reshape(img.shape) for img in batch]
             return np.stack(blurred).astype(np.float32)
-    elif np.ndim(baseline) == 0 and not isinstance(baseline, bool):
+    elif (
+        np.ndim(baseline) == 0
+        and isinstance(baseline, (int, float, np.number))
+        and not isinstance(baseline, bool)
+        and np.isfinite(baseline)
+    ):
         return np.full_like(batch, float(baseline))
     raise ValueError(
-        f"baseline must be one of {_BASELINES} or a number (the fill value); got {baseline!r}."
+        f"occlusion: baseline must be one of {_BASELINES} or a number (the fill value). "
+        f"Received: baseline={baseline!r}. Fix: e.g. baseline='zero'."
     )
 
 
@@ -104,8 +114,10 @@ def occlusion(
 
     Args:
         model: A Keras classifier (any kind: it is only called on batches).
-        images: One image ``(H, W, C)`` or a batch ``(B, H, W, C)``, as the model takes it.
-        patch_size: Side of the square patch, or ``(height, width)``; clipped to the image.
+        images: One image ``(H, W, C)`` or a batch ``(B, H, W, C)``, as the model takes it
+            (checked and converted as in :func:`cxrkeras.gradcam`).
+        patch_size: Side of the square patch, or ``(height, width)``; it must fit inside
+            the image without covering all of it (that map would be constant).
         stride: Step between patches (int or pair); None for ``patch_size`` (no overlap).
             The last row and column of patches always reach the image edge.
         baseline: What covers a patch: ``"zero"`` (blank, as Kermany et al. 2018),
@@ -119,8 +131,10 @@ def occlusion(
         float32 ``(H, W)`` or ``(B, H, W)`` maps of probability drops (in ``[-1, 1]``).
 
     Raises:
-        ValueError: for a bad ``patch_size``, ``stride`` (larger than the patch, which
-            would leave pixels uncovered), ``baseline``, ``class_index`` or ``batch_size``.
+        ValueError: for a bad ``patch_size`` (or one larger than the image), ``stride``
+            (larger than the patch, which would leave pixels uncovered), ``baseline``,
+            ``class_index`` or ``batch_size``, or images the model cannot take.
+        TypeError: if ``model`` is not a Keras model or the images are not numeric.
 
     Example:
         >>> import keras, numpy as np
@@ -130,20 +144,30 @@ def occlusion(
         >>> occlusion(model, np.random.rand(12, 20, 1), patch_size=4, stride=2).shape
         (12, 20)
     """
-    batch, single = as_batch(images)
+    check_model(model, where="occlusion")
+    batch, single = check_images(images, model, where="occlusion")
     num_images, height, width, _ = batch.shape
-    patch = _pair(patch_size, "patch_size")
-    patch = (min(patch[0], height), min(patch[1], width))
+    patch = check_patch(patch_size, (height, width), where="occlusion", argument="patch_size")
     step = patch if stride is None else _pair(stride, "stride")
     if step[0] > patch[0] or step[1] > patch[1]:
         raise ValueError(
-            f"stride={stride!r} is larger than patch_size={patch_size!r}, which leaves "
-            "pixels never covered. Use a stride no larger than the patch."
+            f"occlusion: stride is larger than the patch, which leaves pixels never "
+            f"covered. Received: stride={stride!r}, patch_size={patch_size!r}. Fix: use a "
+            "stride no larger than the patch (stride=None: the patch size)."
         )
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"occlusion: batch_size must be a positive int. Received: "
+            f"batch_size={batch_size!r}. Fix: e.g. batch_size=64."
+        )
     if verbose not in (True, False, "auto"):
-        raise ValueError(f"verbose must be True, False or 'auto'; got {verbose!r}.")
+        raise ValueError(
+            f"occlusion: verbose must be True, False or 'auto'. Received: verbose={verbose!r}."
+        )
     fills = _fill_values(batch, baseline, patch)
     activation = _head_activation(model)
     call = _compiled(model, ("inference",), _inference)

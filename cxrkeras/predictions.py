@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from cxrkeras._inputs import check_images, check_model
+
 
 def _is_array_pair(data) -> bool:
     # (images, labels): the images are an array with a batch axis; the labels may be any
@@ -78,7 +80,11 @@ def collect_predictions(
         ``(y_true, y_score)``: the labels as given (e.g. one-hot) and the raw outputs.
 
     Raises:
-        ValueError: if a batch has no labels or the model has several outputs.
+        ValueError: if a batch has no labels, the model has several outputs, or the
+            images are ones the model cannot take (checked as in
+            :func:`cxrkeras.gradcam`: integer pixels converted or refused, NaN, empty
+            batches, another size or channel count).
+        TypeError: if ``model`` is not a Keras model.
 
     Example:
         >>> import keras
@@ -89,9 +95,16 @@ def collect_predictions(
         >>> y.tolist(), p.shape
         ([1, 1, 0], (3, 1))
     """
+    return _collect(model, data, batch_size, verbose, "collect_predictions")
+
+
+def _collect(model, data, batch_size: int, verbose: bool, where: str):
+    """:func:`collect_predictions`, with the public function's name for messages."""
+    check_model(model, where=where)
     if _is_array_pair(data):
         x, y = data
-        scores = model.predict(np.asarray(x), batch_size=batch_size, verbose=int(verbose))
+        x, _ = check_images(x, model, where=where, argument="data[0] (the images)")
+        scores = model.predict(x, batch_size=batch_size, verbose=int(verbose))
         return np.asarray(y), _single_output(scores)
     labels, scores = [], []
     total = None
@@ -105,13 +118,32 @@ def collect_predictions(
                 "Each batch must be (images, labels); got batches without labels. Build "
                 "the dataset with labels, e.g. tf.data.Dataset.from_tensor_slices((x, y))."
             )
-        if first is None and hasattr(batch[0], "shape"):
-            first = int(batch[0].shape[0])
-        scores.append(_predict_padded(model, batch[0], first))
+        images = batch[0]
+        if hasattr(images, "shape"):
+            images = _checked_batch(images, model, where)
+        if first is None and hasattr(images, "shape"):
+            first = int(images.shape[0])
+        scores.append(_predict_padded(model, images, first))
         labels.append(np.asarray(batch[1]))
     if not scores:
         raise ValueError("The dataset yielded no batches; nothing to evaluate.")
     return np.concatenate(labels), np.concatenate(scores)
+
+
+def _checked_batch(images, model, where: str) -> np.ndarray:
+    """One dataset batch, checked against the model (an unbatched dataset is named)."""
+    try:
+        rank = len(model.inputs[0].shape)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        rank = None
+    if rank == 4 and len(images.shape) == 3:
+        raise ValueError(
+            f"{where}: the dataset yields single images of shape {tuple(images.shape)}, but "
+            "the model takes batches (B, H, W, C). Received: an unbatched dataset. Fix: "
+            "batch it, e.g. ds.batch(32)."
+        )
+    batch, _ = check_images(images, model, where=where, argument="the dataset's images")
+    return batch
 
 
 def _predict_padded(model: keras.Model, images, size: int | None) -> np.ndarray:

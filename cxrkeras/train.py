@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cxrkeras._common import atomic_write_text
 from cxrkeras._train_checks import (
     check_images,
     check_labels,
@@ -39,6 +40,7 @@ from cxrkeras.recipes import (
     make_optimizer,
     step_decay,
 )
+from cxrkeras.runs import AtomicBackupAndRestore, AtomicModelCheckpoint
 
 __all__ = ["fit", "make_loss", "make_metrics", "RECIPES", "Recipe", "get_recipe"]
 
@@ -112,9 +114,9 @@ def _callbacks(recipe, out_dir, has_val, tensorboard, user, opt) -> list:
         out = Path(out_dir)
         backup = out / "backup"
         resuming = (backup / "training_metadata.json").is_file()
-        cbs.append(keras.callbacks.BackupAndRestore(str(backup)))
+        cbs.append(AtomicBackupAndRestore(str(backup)))
         cbs.append(
-            keras.callbacks.ModelCheckpoint(
+            AtomicModelCheckpoint(
                 str(out / "best.keras"),
                 monitor=monitor,
                 save_best_only=True,
@@ -365,8 +367,9 @@ def _write_recipe(recipe: Recipe, path: Path) -> None:
     def plain(v):
         return v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else repr(v)
 
-    path.write_text(
+    atomic_write_text(
+        path,
         json.dumps(
             {f.name: plain(getattr(recipe, f.name)) for f in dataclasses.fields(recipe)}, indent=2
-        )
+        ),
     )

@@ -15,7 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrkeras._common import MODEL_DEFAULTS, THREE_CLASS_MODELS
+from cxrkeras._common import (
+    MODEL_DEFAULTS,
+    THREE_CLASS_MODELS,
+    atomic_path,
+    atomic_write_text,
+    remove_temporaries,
+)
+from cxrkeras._inputs import check_number
 from cxrkeras.presets import PRESETS
 from cxrkeras.runs import (
     RunConfig,
@@ -23,6 +30,8 @@ from cxrkeras.runs import (
     epochs_logged,
     load_run,
     prepare_out_dir,
+    prepare_resume,
+    run_is_complete,
     save_run,
 )
 
@@ -71,6 +80,13 @@ def train_run(
     threshold on); a ``test`` split, if the folder has one, is never touched. The
     decision threshold is chosen on the validation patients (Youden's J by default).
 
+    ``model.keras``, ``validation.json`` and ``run.json`` are written crash-safe (a
+    temporary file, then one rename), ``run.json`` last, so it marks a finished run.
+    After a kill at any moment, rerunning with ``resume`` continues from the last
+    finished epoch; a training backup damaged by the kill is dropped with a warning
+    (training then restarts in the same folder), and a run that is already complete is
+    returned as it is.
+
     Args:
         data: A Kermany root (``train/``, maybe ``val/`` and ``test/``) or a scan table.
         model: A name in :data:`cxrkeras.registry.MODEL_NAMES`.
@@ -88,6 +104,14 @@ def train_run(
     Returns:
         The run folder, holding ``model.keras``, ``run.json``, ``history.csv`` and
         ``validation.json``.
+
+    Raises:
+        ValueError: for an unknown model, option or class mode, or ``epochs`` /
+            ``image_size`` that are not positive whole numbers.
+        FileExistsError: if ``out_dir`` holds files and neither ``overwrite`` nor
+            ``resume`` is set, or ``resume`` is set and it holds files that training
+            does not write.
+
     """
     from cxrkeras.data import make_dataset
     from cxrkeras.datasets import scan
@@ -112,6 +136,11 @@ def train_run(
     if unknown:
         raise ValueError(f"Unknown options {sorted(unknown)}; expected {sorted(opts)}.")
     opts.update(options or {})
+    for name, value, largest in (("epochs", epochs, None), ("image_size", image_size, 4096)):
+        if value is not None:
+            check_number(value, where="train_run", argument=name, low=1, high=largest,
+                         integer=True, fix="a positive whole number, or None for the "
+                         "report's default.")  # fmt: skip
     if model in PRESETS:
         return _train_preset(data, model, out_dir, epochs, image_size, classes, options or {})
     if model not in MODEL_NAMES:
@@ -126,6 +155,9 @@ def train_run(
     default_size, default_recipe = MODEL_DEFAULTS.get(model, (224, "report_b"))
     size = int(image_size or default_size)
     recipe = opts.get("recipe") or default_recipe
+    from cxrkeras.recipes import get_recipe
+
+    get_recipe(recipe)  # an unknown recipe is named before any file is read or written
 
     table = data if isinstance(data, pd.DataFrame) else scan(data)
     pool = table[table["split"] != "test"]
@@ -146,8 +178,18 @@ def train_run(
             kwargs[key] = options[key]
     net = get_model(model, **kwargs)
     out = Path(out_dir)  # created only once the data and the model are known to be good
-    if not (opts["resume"] and (out / "backup").is_dir()):
+    if opts["resume"] and run_is_complete(out):
+        warnings.warn(
+            f"The run in {out} is already complete; nothing to resume (pass a new --out "
+            "folder, or --overwrite without --resume, to train again).",
+            stacklevel=2,
+        )
+        return out
+    if opts["resume"]:
+        out = prepare_resume(out, net)
+    else:
         out = prepare_out_dir(out, overwrite=opts["overwrite"])
+        _start_afresh(out)
 
     common = {"image_size": size, "label_mode": classes, "batch_size": opts["batch_size"]}
     train_ds = make_dataset(
@@ -178,7 +220,7 @@ def train_run(
         method = opts["threshold_method"]
         threshold = float(choose_threshold(y_val, s_val, method=method))
     val_result = evaluate_scores(y_val, s_val, threshold=threshold, class_names=val_ds.class_names)
-    (out / "validation.json").write_text(val_result.to_json())
+    atomic_write_text(out / "validation.json", val_result.to_json())
 
     counts = pool.groupby("split").size().to_dict()
     config = RunConfig(
@@ -200,6 +242,20 @@ def train_run(
         },
     )
     return save_run(out, net, config)
+
+
+def _start_afresh(out: Path) -> None:
+    """Drop what a killed run left in a folder that training now overwrites.
+
+    Temporary files of killed writers and an old ``backup/`` go (BackupAndRestore would
+    otherwise resume from it); the user's files and the finished files stay until the
+    new ones replace them.
+    """
+    import shutil
+
+    remove_temporaries(out)
+    if (out / "backup").is_dir():
+        shutil.rmtree(out / "backup")
 
 
 def _train_preset(data, name, out_dir, epochs, image_size, classes, options) -> Path:
@@ -269,6 +325,14 @@ def evaluate_run(
     from cxrkeras.datasets import scan
     from cxrkeras.evaluate import collect_predictions, evaluate_scores
 
+    bootstrap = check_number(bootstrap, where="evaluate_run", argument="bootstrap", low=0,
+                             integer=True, fix="e.g. bootstrap=1000, or 0 for no "
+                             "intervals.")  # fmt: skip
+    if json_path is not None and Path(json_path).is_dir():
+        raise IsADirectoryError(
+            f"evaluate_run: json_path is a folder. Received: json_path={str(json_path)!r}. "
+            "Fix: name a file, e.g. figures.json."
+        )
     model, config = load_run(run)
     table = data if isinstance(data, pd.DataFrame) else scan(data)
     table = select_split(table, split)
@@ -281,6 +345,13 @@ def evaluate_run(
         preprocessing=config.preprocessing or None,
     )
     y, scores = collect_predictions(model, ds)
+    dropped = len(ds.file_paths) - len(y)  # files that failed inside the decoder
+    if dropped > 0:
+        warnings.warn(
+            f"evaluate_run: {dropped} of {len(ds.file_paths)} image(s) could not be decoded "
+            "and were left out (scan(root, validate=True) names them).",
+            stacklevel=2,
+        )
     result = evaluate_scores(
         y,
         scores,
@@ -291,10 +362,9 @@ def evaluate_run(
     summary = summarize(result)
     summary["threshold"] = config.threshold
     summary["threshold_method"] = config.threshold_method
-    summary["skipped_files"] = len(getattr(ds, "skipped_files", []) or [])
+    summary["skipped_files"] = len(getattr(ds, "skipped_files", []) or []) + max(dropped, 0)
     if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(summary, indent=2))
+        atomic_write_text(json_path, json.dumps(summary, indent=2))
     return result, summary
 
 
@@ -325,6 +395,43 @@ def summarize(result) -> dict:
     return out
 
 
+def _decoded(make_dataset, table: pd.DataFrame, config) -> tuple[list[str], np.ndarray]:
+    """The paths that decode and their images, as the run's pipeline prepares them.
+
+    Files that fail inside the decoder are dropped by the pipeline; they are found by
+    decoding the files one by one, so every kept path keeps its own image.
+    """
+
+    def images_of(source):
+        ds = make_dataset(
+            source,
+            image_size=config.image_size,
+            color_mode=config.color_mode,
+            label_mode=None,
+            batch_size=16,
+            preprocessing=config.preprocessing or None,
+        )
+        arrays = [np.asarray(b) for b in ds]
+        return list(ds.file_paths), arrays
+
+    kept, arrays = images_of(table)
+    batch = np.concatenate(arrays, axis=0) if arrays else np.zeros((0,))
+    if len(batch) != len(kept):
+        good, images = [], []
+        for path in kept:
+            _, one = images_of(pd.DataFrame({"path": [path]}))
+            if one:
+                good.append(path)
+                images.append(one[0][0])
+        kept, batch = good, (np.stack(images) if images else np.zeros((0,)))
+    if not kept:
+        raise ValueError(
+            f"None of the {len(table)} image file(s) could be decoded: "
+            f"{table['path'].tolist()[:10]}. Pass JPEG, PNG, BMP or GIF X-rays."
+        )
+    return kept, batch
+
+
 def explain_images(
     run,
     images,
@@ -353,18 +460,9 @@ def explain_images(
     if missing:
         raise FileNotFoundError(f"Image files not found: {missing}")
     model, config = load_run(run)
-    out = prepare_out_dir(out_dir, overwrite=overwrite)
     table = pd.DataFrame({"path": [str(Path(p).resolve()) for p in paths]})
-    ds = make_dataset(
-        table,
-        image_size=config.image_size,
-        color_mode=config.color_mode,
-        label_mode=None,
-        batch_size=16,
-        preprocessing=config.preprocessing or None,
-    )
-    kept = list(ds.file_paths)
-    batch = np.concatenate([np.asarray(b) for b in ds], axis=0)
+    kept, batch = _decoded(make_dataset, table, config)
+    out = prepare_out_dir(out_dir, overwrite=overwrite)
     probs = np.asarray(model.predict(batch, verbose=0))
     names = list(config.class_names)
     rows = []
@@ -379,11 +477,12 @@ def explain_images(
             model, x[None], methods=tuple(methods), class_names=names, threshold=config.threshold
         )
         target = out / f"{index:03d}_{Path(path).stem}_explained.png"  # stems can repeat
-        fig.savefig(target, dpi=110, bbox_inches="tight")  # not a pyplot figure: no close
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")  # not a pyplot figure: no close
         rows.append({"path": path, "predicted": predicted, **scores, "figure": str(target)})
     skipped = sorted(set(table["path"]) - set(kept))
     if skipped:
         warnings.warn(f"{len(skipped)} unreadable image(s) skipped: {skipped}", stacklevel=2)
     frame = pd.DataFrame(rows)
-    frame.to_csv(out / "predictions.csv", index=False)
+    atomic_write_text(out / "predictions.csv", frame.to_csv(index=False))
     return frame

@@ -163,7 +163,16 @@ def test_demo_writes_every_artifact(tmp_path):
         assert (out / name).is_file() and (out / name).stat().st_size > 100, name
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
-    assert "Held-out test patients" in (out / "report.md").read_text()
+    assert saved["seed"] == 0 and saved["settings"]["image_size"] == 48
+    report = (out / "report.md").read_text()
+    assert "Held-out test patients" in report
+    # The localisation scores stand beside their chance level: the lesions' share of the
+    # image area, which phantoms of this size put between 1% and 20%.
+    assert "| chance |" in report
+    for method in ("gradcam", "occlusion"):
+        scores = saved["localization"][method]
+        assert 0.01 < scores["chance"] == scores["mask_fraction"] < 0.2
+        assert f"| {method} | {scores['num_images']} |" in report
     with pytest.raises(FileExistsError):
         demo(out, num_images=80, image_size=48, epochs=1, verbose=False)
 
