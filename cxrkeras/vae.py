@@ -153,7 +153,13 @@ class VAE(keras.Model):
         return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
 
     def sample_latent(self, z_mean, z_log_var):
-        """Reparameterisation: ``z = mean + exp(log_var / 2) * eps``, ``eps ~ N(0, I)``."""
+        """Reparameterisation: ``z = mean + exp(log_var / 2) * eps``, ``eps ~ N(0, I)``.
+
+        Computed in float32 whatever the layers' policy (under ``mixed_float16`` the
+        encoder returns float16, and ``exp`` of a log-variance overflows there first).
+        """
+        z_mean = keras.ops.cast(z_mean, "float32")
+        z_log_var = keras.ops.cast(z_log_var, "float32")
         eps = keras.random.normal(keras.ops.shape(z_mean), seed=self.seed_generator)
         return z_mean + keras.ops.exp(0.5 * z_log_var) * eps
 
@@ -164,8 +170,13 @@ class VAE(keras.Model):
 
     def _loss_terms(self, x, training):
         z_mean, z_log_var = self.encoder(x, training=training)
+        # The loss is computed in float32 (as Keras does for compiled losses) so that a
+        # mixed_float16 policy changes the layers' arithmetic, not the objective.
+        z_mean = keras.ops.cast(z_mean, "float32")
+        z_log_var = keras.ops.cast(z_log_var, "float32")
         z = self.sample_latent(z_mean, z_log_var) if training else z_mean
-        recon = self.decoder(z, training=training)
+        recon = keras.ops.cast(self.decoder(z, training=training), "float32")
+        x = keras.ops.cast(x, "float32")
         reconstruction = keras.ops.mean(keras.ops.square(x - recon))
         kl = -0.5 * keras.ops.sum(
             1.0 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=-1

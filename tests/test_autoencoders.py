@@ -180,3 +180,23 @@ def test_vae_efficientnet_b4_trains_one_step():
     h = fit(vae, tf.data.Dataset.from_tensor_slices(x).batch(2), epochs=1, verbose=0)
     assert np.isfinite(h.history["loss"]).all()
     assert vae.encode(x).shape == (4, 8)
+
+
+def test_vae_trains_under_mixed_float16():
+    # A Colab GPU runs the notebooks under mixed_float16: the VAE's own train_step must
+    # mix float16 layers with its float32 sampling and loss.
+    import keras
+    import numpy as np
+
+    from cxrkeras import fit
+    from cxrkeras.autoencoders import VAE
+
+    before = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        vae = VAE((16, 16, 1), latent_dim=4, encoder="small", seed=0)
+        x = np.random.default_rng(0).random((8, 16, 16, 1), dtype=np.float32)
+        history = fit(vae, (x, x), epochs=1, batch_size=4, verbose=0)
+        assert np.isfinite(history.history["loss"][-1])
+    finally:
+        keras.mixed_precision.set_dtype_policy(before)
