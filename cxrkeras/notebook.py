@@ -563,6 +563,16 @@ def save_results(
     ``started`` is a ``time.time()`` from the top of the notebook; the file records the
     minutes since then. The notebook text quotes these figures with tags that
     :func:`check_quotes` compares with the file.
+
+    Example:
+        >>> import json, tempfile, time
+        >>> from cxrkeras.evaluate import evaluate_scores
+        >>> r = evaluate_scores([0, 0, 1, 1], [0.2, 0.6, 0.7, 0.9], bootstrap=100)
+        >>> path = save_results({"CNN": r}, notebook="nb", settings=Settings({}, mode="cpu"),
+        ...                     started=time.time(), results_dir=tempfile.mkdtemp())
+        results written to ... (0.0 minutes)
+        >>> path.name, json.loads(path.read_text())["figures"]["CNN"]["accuracy"]
+        ('nb_cpu.json', 0.75)
     """
     import datetime
     import json
@@ -612,6 +622,18 @@ def check_quotes(
 
     A quoted number agrees when it equals the results file's value rounded to the
     quoted number of decimals.
+
+    Example:
+        >>> import json, tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> (folder / "results").mkdir()
+        >>> figures = {"CNN": {"accuracy": 0.9137}}
+        >>> _ = (folder / "results" / "nb_cpu.json").write_text(json.dumps({"figures": figures}))
+        >>> _ = (folder / "nb.py").write_text("# accuracy <!--cpu:CNN:accuracy-->0.92")
+        >>> check_quotes(folder / "nb.py")
+        ['nb.py: text says cpu:CNN:accuracy = 0.92, nb_cpu.json has 0.91']
+        >>> fill_quotes(folder / "nb.py"), check_quotes(folder / "nb.py")
+        (1, [])
     """
     source = Path(source)
     results_dir = Path(results_dir) if results_dir is not None else source.parent / "results"
