@@ -1,4 +1,10 @@
-"""Helpers for the numbered notebooks: parameters from the environment, and the data.
+"""Helpers for the numbered notebooks.
+
+The runtime and its precision (:func:`runtime`), parameters from the environment
+(:func:`env_param`), the three run modes (:func:`select_mode`), the data
+(:func:`resolve_data`, :func:`reduce_data`), checkpointed training (:class:`RunFolder`),
+and results files with the figures the text quotes (:func:`save_results`,
+:func:`check_quotes`, :func:`fill_quotes`).
 
 Every notebook starts with a parameters cell. Papermill can inject values into it, and
 environment variables override the defaults so CI and shell users need no papermill:
@@ -12,7 +18,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 
@@ -128,18 +133,6 @@ def describe_mode(smoke: bool, data_root: Path) -> str:
             "show that the code runs, not how well the models work."
         )
     return f"Real data from {data_root}."
-
-
-def warn_if_cpu(epochs: int) -> None:
-    """Warn when a full (non-smoke) run starts on a machine without a GPU."""
-    import tensorflow as tf
-
-    if not tf.config.list_physical_devices("GPU") and epochs > 2:
-        warnings.warn(
-            f"No GPU found: {epochs} epochs at full size will be slow on a CPU. In Colab, "
-            "choose Runtime > Change runtime type > GPU, or set SMOKE = True.",
-            stacklevel=2,
-        )
 
 
 # --------------------------------------------------------------------------------------
@@ -615,6 +608,34 @@ def _lookup(payload: dict, key: str):
     return payload.get("figures", {}).get(head, {}).get(figure)
 
 
+class _Results:
+    """The results files beside a notebook source, each read once."""
+
+    def __init__(self, source: Path, results_dir):
+        self.source = source
+        self.dir = Path(results_dir) if results_dir is not None else source.parent / "results"
+        self._payloads: dict[str, dict | None] = {}
+
+    def path(self, mode: str) -> Path:
+        return self.dir / f"{self.source.stem}_{mode}.json"
+
+    def value(self, mode: str, key: str):
+        """The figure ``key`` of the ``mode`` file; None when the file or figure is absent."""
+        import json
+
+        if mode not in self._payloads:
+            path = self.path(mode)
+            self._payloads[mode] = json.loads(path.read_text()) if path.is_file() else None
+        payload = self._payloads[mode]
+        return None if payload is None else _lookup(payload, key.strip())
+
+
+def _rounded(value, quoted: str) -> str:
+    """``value`` with as many decimals as the ``quoted`` number has."""
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    return f"{float(value):.{decimals}f}"
+
+
 def check_quotes(
     source: str | os.PathLike, results_dir: str | os.PathLike | None = None
 ) -> list[str]:
@@ -636,23 +657,19 @@ def check_quotes(
         (1, [])
     """
     source = Path(source)
-    results_dir = Path(results_dir) if results_dir is not None else source.parent / "results"
+    results = _Results(source, results_dir)
     problems = []
     for mode, key, quoted in QUOTE.findall(source.read_text()):
-        path = results_dir / f"{source.stem}_{mode}.json"
+        path = results.path(mode)
+        value = results.value(mode, key)
         if not path.is_file():
             problems.append(f"{source.name}: quotes {mode}:{key} but {path} does not exist")
-            continue
-        import json
-
-        value = _lookup(json.loads(path.read_text()), key.strip())
-        decimals = len(quoted.split(".")[1]) if "." in quoted else 0
-        if value is None:
+        elif value is None:
             problems.append(f"{source.name}: {mode}:{key} is not in {path.name}")
-        elif f"{float(value):.{decimals}f}" != quoted:
+        elif _rounded(value, quoted) != quoted:
             problems.append(
                 f"{source.name}: text says {mode}:{key} = {quoted}, "
-                f"{path.name} has {float(value):.{decimals}f}"
+                f"{path.name} has {_rounded(value, quoted)}"
             )
     return problems
 
@@ -662,26 +679,21 @@ def fill_quotes(source: str | os.PathLike, results_dir: str | os.PathLike | None
 
     Returns the number of figures changed. Run ``jupytext --sync`` afterwards.
     """
-    import json
-
     source = Path(source)
-    results_dir = Path(results_dir) if results_dir is not None else source.parent / "results"
+    results = _Results(source, results_dir)
     changed = 0
 
     def replace(match):
         nonlocal changed
         mode, key, quoted = match.groups()
-        path = results_dir / f"{source.stem}_{mode}.json"
-        value = _lookup(json.loads(path.read_text()), key.strip()) if path.is_file() else None
+        value = results.value(mode, key)
         if value is None:
             return match.group(0)
-        decimals = len(quoted.split(".")[1]) if "." in quoted else 0
-        new = f"{float(value):.{decimals}f}"
+        new = _rounded(value, quoted)
         changed += new != quoted
         return f"<!--{mode}:{key}-->{new}"
 
-    text = source.read_text()
-    source.write_text(QUOTE.sub(replace, text))
+    source.write_text(QUOTE.sub(replace, source.read_text()))
     return changed
 
 
@@ -701,9 +713,7 @@ def quote_table(
     """
     import json
 
-    source = Path(source)
-    results_dir = Path(results_dir) if results_dir is not None else source.parent / "results"
-    payload = json.loads((results_dir / f"{source.stem}_{mode}.json").read_text())
+    payload = json.loads(_Results(Path(source), results_dir).path(mode).read_text())
     lines = ["| | " + " | ".join(figures) + " |", "|---" * (len(figures) + 1) + "|"]
     for row in rows:
         values = payload["figures"].get(row, {})
