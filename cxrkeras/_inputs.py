@@ -548,6 +548,22 @@ def check_heatmap(heatmap, image_hw: tuple[int, int], *, where: str, argument: s
     return arr
 
 
+def check_batch_size(value, *, where: str, example: int) -> None:
+    """Refuse a ``batch_size`` that is not a positive int (``True`` included).
+
+    Example:
+        >>> check_batch_size(0, where="gradcam", example=32)
+        Traceback (most recent call last):
+        ...
+        ValueError: gradcam: batch_size must be a positive int. Received: batch_size=0. Fix: e.g. batch_size=32.
+    """
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"{where}: batch_size must be a positive int. Received: "
+            f"batch_size={value!r}. Fix: e.g. batch_size={example}."
+        )
+
+
 def check_number(
     value,
     *,

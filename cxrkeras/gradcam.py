@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from cxrkeras._compile import _compiled, _is_compiled
 from cxrkeras._graph import _forward, find_layer
-from cxrkeras._inputs import check_images, check_model
+from cxrkeras._inputs import check_batch_size, check_images, check_model
 
 _EPSILON = 1e-6
 _COMPILE_FROM = 16
@@ -168,15 +168,7 @@ def _explain(model, images, class_index, layer_name, batch_size, weigh, where, c
     else:
         check_model(model, where=where)
         batch, single = check_images(images, model, where=where)
-    if (
-        not isinstance(batch_size, (int, np.integer))
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"{where}: batch_size must be a positive int. Received: "
-            f"batch_size={batch_size!r}. Fix: e.g. batch_size=32."
-        )
+    check_batch_size(batch_size, where=where, example=32)
     members = _average_members(model) if layer_name is None else []
     if members:
         maps = _explain_ensemble(model, members, batch, class_index, batch_size, weigh, where)

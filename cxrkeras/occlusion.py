@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from cxrkeras._compile import _compiled
 from cxrkeras._graph import _head_activation
-from cxrkeras._inputs import check_images, check_model, check_patch
+from cxrkeras._inputs import check_batch_size, check_images, check_model, check_patch
 from cxrkeras.gradcam import _requested_classes
 
 _BASELINES = ("zero", "mean", "blur")
@@ -155,15 +155,7 @@ def occlusion(
             f"covered. Received: stride={stride!r}, patch_size={patch_size!r}. Fix: use a "
             "stride no larger than the patch (stride=None: the patch size)."
         )
-    if (
-        not isinstance(batch_size, (int, np.integer))
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"occlusion: batch_size must be a positive int. Received: "
-            f"batch_size={batch_size!r}. Fix: e.g. batch_size=64."
-        )
+    check_batch_size(batch_size, where="occlusion", example=64)
     if verbose not in (True, False, "auto"):
         raise ValueError(
             f"occlusion: verbose must be True, False or 'auto'. Received: verbose={verbose!r}."
