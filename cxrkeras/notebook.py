@@ -411,6 +411,7 @@ class RunFolder:
 
         import keras
 
+        from cxrkeras._common import atomic_path, atomic_write_text
         from cxrkeras.train import fit
 
         net = model() if callable(model) and not isinstance(model, keras.Model) else model
@@ -449,11 +450,10 @@ class RunFolder:
         if resuming:
             print(f"{name}: resuming the interrupted run in {out}")
         history = fit(net, train, val, out_dir=out, **fit_kwargs)
-        tmp = out / "final.tmp.weights.h5"
-        net.save_weights(str(tmp))
-        os.replace(tmp, weights)
-        done.write_text(json.dumps({"name": name, "epochs": len(history.epoch), "key": key},
-                                   indent=2, default=repr))  # fmt: skip
+        with atomic_path(weights) as tmp:
+            net.save_weights(str(tmp))
+        atomic_write_text(done, json.dumps({"name": name, "epochs": len(history.epoch),
+                                            "key": key}, indent=2, default=repr))  # fmt: skip
         self.trained.append(name)
         return history
 
@@ -571,6 +571,8 @@ def save_results(
     import json
     import time
 
+    from cxrkeras._common import atomic_write_text
+
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{notebook}_{settings.mode}.json"
@@ -585,9 +587,7 @@ def save_results(
         "figures": results_figures(results, reported),
         **({"extra": extra} if extra else {}),
     }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=repr) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(payload, indent=2, default=repr) + "\n")
     print(f"results written to {path} ({payload['wall_minutes']} minutes)")
     return path
 
